@@ -1,0 +1,40 @@
+# hostpush: build, run and test. `make help` lists the targets.
+# Each target that needs Debian packages calls packaging/install-deps.sh first,
+# which installs only what is missing and says what it installs.
+
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell cat VERSION)
+REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+NODE_EXPORTER_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/prometheus/node_exporter)
+LDFLAGS := -s -w \
+	-X github.com/hostpush/hostpush/agent.Version=$(VERSION) \
+	-X github.com/hostpush/hostpush/agent.Revision=$(REVISION) \
+	-X github.com/hostpush/hostpush/agent.NodeExporterVersion=$(NODE_EXPORTER_VERSION)
+
+.PHONY: help deps build run test lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+deps: ## install the Debian packages tests need (idempotent)
+	@packaging/install-deps.sh test
+
+build: ## bin/hostpush (static, pure Go) and the other binaries
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hostpush ./cmd/hostpush
+
+run: build ## start a loopback Pushgateway (unless one answers) and run hostpush in the foreground
+	@packaging/install-deps.sh run
+	$(GO) run ./cmd/devstack
+
+test: build ## unit, integration and fidelity tests (installs Debian packages when missing)
+	@packaging/install-deps.sh test
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 14m ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean: ## remove build output
+	rm -rf bin dist
