@@ -1,0 +1,226 @@
+package remotewrite
+
+import (
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/golang/snappy"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/hostpush/hostpush/agent"
+)
+
+// Field numbers of prometheus.WriteRequest (Remote-Write 1.0):
+// WriteRequest{repeated TimeSeries timeseries = 1},
+// TimeSeries{repeated Label labels = 1; repeated Sample samples = 2},
+// Label{string name = 1; string value = 2},
+// Sample{double value = 1; int64 timestamp = 2}.
+const (
+	fieldTimeseries  = 1
+	fieldLabels      = 1
+	fieldSamples     = 2
+	fieldLabelName   = 1
+	fieldLabelValue  = 2
+	fieldSampleValue = 1
+	fieldSampleTime  = 2
+)
+
+// Label is one label pair of a series.
+type Label struct{ Name, Value string }
+
+// Encoder turns batches into Remote-Write 1.0 request bodies. It reuses its
+// buffers, so one Encoder must not be used by two goroutines at once.
+type Encoder struct {
+	external []Label // sorted by name
+	pb       []byte
+	series   []byte
+	labels   []Label
+	base     []Label
+}
+
+// NewEncoder returns an Encoder that adds external to every series lacking
+// those labels.
+func NewEncoder(external map[string]string) *Encoder {
+	e := &Encoder{}
+	for _, k := range sortedKeys(external) {
+		e.external = append(e.external, Label{k, external[k]})
+	}
+	return e
+}
+
+// Encode returns the snappy-compressed protobuf WriteRequest for b, with
+// every sample stamped with b.Time, and the number of samples in it. The
+// series are those Prometheus would get by scraping the same families from
+// the Pushgateway with honor_labels: job and the grouping labels on every
+// series, histograms as _bucket{le}, _sum, _count, summaries as
+// {quantile}, _sum, _count.
+func (e *Encoder) Encode(b *agent.Batch) (body []byte, samples int) {
+	pb, n := e.Marshal(b)
+	return snappy.Encode(nil, pb), n
+}
+
+// Marshal is Encode without compression; the result is reused by the next
+// call.
+func (e *Encoder) Marshal(b *agent.Batch) ([]byte, int) {
+	e.pb = e.pb[:0]
+	ts := b.Time.UnixMilli()
+	n := 0
+	for _, g := range b.Groups {
+		e.base = append(e.base[:0], Label{"job", g.Job})
+		for _, l := range b.Grouping {
+			e.base = append(e.base, Label(l))
+		}
+		for _, f := range g.Families {
+			n += e.family(f, ts)
+		}
+	}
+	return e.pb, n
+}
+
+func (e *Encoder) family(f *dto.MetricFamily, ts int64) int {
+	name := f.GetName()
+	n := 0
+	for _, m := range f.GetMetric() {
+		switch {
+		case m.Histogram != nil:
+			h := m.Histogram
+			sawInf := false
+			for _, bk := range h.GetBucket() {
+				ub := bk.GetUpperBound()
+				sawInf = sawInf || math.IsInf(ub, +1)
+				cnt := float64(bk.GetCumulativeCount())
+				if bk.CumulativeCountFloat != nil {
+					cnt = bk.GetCumulativeCountFloat()
+				}
+				e.add(name+"_bucket", m, "le", formatFloat(ub), cnt, ts)
+				n++
+			}
+			count := float64(h.GetSampleCount())
+			if h.SampleCountFloat != nil {
+				count = h.GetSampleCountFloat()
+			}
+			if !sawInf {
+				e.add(name+"_bucket", m, "le", "+Inf", count, ts)
+				n++
+			}
+			e.add(name+"_sum", m, "", "", h.GetSampleSum(), ts)
+			e.add(name+"_count", m, "", "", count, ts)
+			n += 2
+		case m.Summary != nil:
+			s := m.Summary
+			for _, q := range s.GetQuantile() {
+				e.add(name, m, "quantile", formatFloat(q.GetQuantile()), q.GetValue(), ts)
+				n++
+			}
+			e.add(name+"_sum", m, "", "", s.GetSampleSum(), ts)
+			e.add(name+"_count", m, "", "", float64(s.GetSampleCount()), ts)
+			n += 2
+		default:
+			e.add(name, m, "", "", value(m), ts)
+			n++
+		}
+	}
+	return n
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Untyped != nil:
+		return m.Untyped.GetValue()
+	}
+	return math.NaN()
+}
+
+// add appends one TimeSeries with one sample. Labels: the metric's own,
+// then extra (le/quantile), overridden by job and grouping labels, then
+// external labels where absent; empty values are dropped, as Prometheus
+// drops them.
+func (e *Encoder) add(name string, m *dto.Metric, extraName, extraValue string, v float64, ts int64) {
+	ls := append(e.labels[:0], Label{"__name__", name})
+	for _, lp := range m.GetLabel() {
+		if !e.isBase(lp.GetName()) {
+			ls = append(ls, Label{lp.GetName(), lp.GetValue()})
+		}
+	}
+	if extraName != "" {
+		ls = append(ls, Label{extraName, extraValue})
+	}
+	ls = append(ls, e.base...)
+	for _, x := range e.external {
+		if !hasLabel(ls, x.Name) {
+			ls = append(ls, x)
+		}
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
+	e.labels = ls
+
+	s := e.series[:0]
+	for _, l := range ls {
+		if l.Value == "" {
+			continue
+		}
+		s = protowire.AppendTag(s, fieldLabels, protowire.BytesType)
+		s = protowire.AppendVarint(s, uint64(protowire.SizeTag(fieldLabelName)*2+
+			protowire.SizeBytes(len(l.Name))+protowire.SizeBytes(len(l.Value))))
+		s = protowire.AppendTag(s, fieldLabelName, protowire.BytesType)
+		s = protowire.AppendString(s, l.Name)
+		s = protowire.AppendTag(s, fieldLabelValue, protowire.BytesType)
+		s = protowire.AppendString(s, l.Value)
+	}
+	s = protowire.AppendTag(s, fieldSamples, protowire.BytesType)
+	s = protowire.AppendVarint(s, uint64(sampleSize(v, ts)))
+	if math.Float64bits(v) != 0 {
+		s = protowire.AppendTag(s, fieldSampleValue, protowire.Fixed64Type)
+		s = protowire.AppendFixed64(s, math.Float64bits(v))
+	}
+	if ts != 0 {
+		s = protowire.AppendTag(s, fieldSampleTime, protowire.VarintType)
+		s = protowire.AppendVarint(s, uint64(ts))
+	}
+	e.series = s
+	e.pb = protowire.AppendTag(e.pb, fieldTimeseries, protowire.BytesType)
+	e.pb = protowire.AppendBytes(e.pb, s)
+}
+
+// sampleSize is the encoded size of Sample{v, ts}; proto3 leaves out zero
+// values.
+func sampleSize(v float64, ts int64) int {
+	n := 0
+	if math.Float64bits(v) != 0 {
+		n += protowire.SizeTag(fieldSampleValue) + protowire.SizeFixed64()
+	}
+	if ts != 0 {
+		n += protowire.SizeTag(fieldSampleTime) + protowire.SizeVarint(uint64(ts))
+	}
+	return n
+}
+
+func (e *Encoder) isBase(name string) bool { return hasLabel(e.base, name) }
+
+func hasLabel(ls []Label, name string) bool {
+	for _, l := range ls {
+		if l.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// formatFloat formats le and quantile values as the text exposition does.
+func formatFloat(f float64) string {
+	switch {
+	case math.IsInf(f, +1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	case math.IsNaN(f):
+		return "NaN"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
