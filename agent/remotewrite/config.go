@@ -39,8 +39,10 @@ type Config struct {
 	MaxBackoff model.Duration `yaml:"max_backoff,omitempty"`
 
 	// HTTPClientConfig holds basic_auth, authorization, oauth2, tls_config,
-	// proxy_url, http_headers, ... exactly as in Prometheus.
-	config.HTTPClientConfig `yaml:",inline"`
+	// proxy_url, http_headers, ... exactly as in Prometheus. It is a named
+	// field, not embedded, so that its own UnmarshalYAML is not promoted
+	// to Config.
+	HTTPClientConfig config.HTTPClientConfig `yaml:",inline"`
 }
 
 // BufferConfig bounds the buffer of batches not yet delivered. When either

@@ -1,0 +1,270 @@
+// Package config reads hostpush's YAML configuration file: strict (an
+// unknown key is an error naming key and line), with every problem reported
+// at once, each with the line it is on.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hostpush/hostpush/agent/pushgateway"
+	"github.com/hostpush/hostpush/collectors/node"
+)
+
+// File is the whole configuration file.
+type File struct {
+	Push       pushgateway.Config `yaml:"push"`
+	Collectors node.Config        `yaml:"collectors"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() File {
+	return File{Push: pushgateway.DefaultConfig()}
+}
+
+// Validate checks every block and joins all problems; each names its key.
+func (f *File) Validate() error {
+	return errors.Join(f.Push.Validate(), f.Collectors.Validate())
+}
+
+// Load reads and validates the file at path on top of Default.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data (named name in errors) on top of Default and validates
+// it. Errors are one line each, "name:line: key: problem", joined.
+func Parse(name string, data []byte) (*File, error) {
+	f := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var decErrs []error
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, decodeError(name, err) // not YAML at all
+		}
+		// yaml.v3 decodes the rest past unknown keys and bad values, so
+		// validation can still report the other problems.
+		decErrs = flatten(decodeError(name, err))
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	errs := decErrs
+	if err := f.Validate(); err != nil {
+		for _, e := range flatten(withLines(name, &root, err)) {
+			if !sameLine(decErrs, e) {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return &f, errors.Join(errs...)
+	}
+	return &f, nil
+}
+
+// sameLine reports whether one of errs is already about e's line: a bad
+// value leaves a zero value behind, which validation would report again.
+func sameLine(errs []error, e error) bool {
+	pos, _, _ := strings.Cut(e.Error(), ": ")
+	for _, d := range errs {
+		if p, _, _ := strings.Cut(d.Error(), ": "); p == pos {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	lineRe    = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownRe = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	castRe    = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+)
+
+// decodeError rewrites yaml.v3's messages into one line per problem naming
+// the key and what is allowed.
+func decodeError(name string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := lineRe.FindStringSubmatch(msg); m != nil {
+			return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
+		}
+		return fmt.Errorf("%s: %s", name, msg)
+	}
+	var errs []error
+	for _, e := range te.Errors {
+		line, msg := "?", e
+		if m := lineRe.FindStringSubmatch(e); m != nil {
+			line, msg = m[1], m[2]
+		}
+		if m := unknownRe.FindStringSubmatch(msg); m != nil {
+			section, keys := allowedKeys(m[2])
+			msg = fmt.Sprintf("unknown key %q in %s (allowed: %s)", m[1], section, strings.Join(keys, ", "))
+		} else if m := castRe.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("%q is not a valid %s", m[2], describeType(m[3]))
+		}
+		errs = append(errs, fmt.Errorf("%s:%s: %s", name, line, msg))
+	}
+	return errors.Join(errs...)
+}
+
+func describeType(goType string) string {
+	switch {
+	case goType == "time.Duration":
+		return "duration (e.g. 5s, 1m30s)"
+	case goType == "bool":
+		return "boolean (true or false)"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "integer"
+	case strings.HasPrefix(goType, "map["):
+		return "mapping of key: value"
+	case strings.HasPrefix(goType, "[]"):
+		return "list"
+	}
+	return "value for " + goType
+}
+
+// allowedKeys finds the struct type named typeName (as yaml.v3 prints it,
+// e.g. pushgateway.Config) by walking File, and returns where it sits in the
+// file (e.g. "push") and its YAML keys.
+func allowedKeys(typeName string) (section string, keys []string) {
+	section = "the top level"
+	var walk func(t reflect.Type, path string, seen map[reflect.Type]bool)
+	walk = func(t reflect.Type, path string, seen map[reflect.Type]bool) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		if t.String() == typeName && keys == nil {
+			keys = yamlKeys(t)
+			if path != "" {
+				section = path
+			}
+		}
+		for i := range t.NumField() {
+			fld := t.Field(i)
+			name, opts, _ := strings.Cut(fld.Tag.Get("yaml"), ",")
+			sub := path
+			if !strings.Contains(opts, "inline") && name != "" && name != "-" {
+				sub = strings.TrimPrefix(path+"."+name, ".")
+			}
+			walk(fld.Type, sub, seen)
+		}
+	}
+	walk(reflect.TypeOf(File{}), "", map[reflect.Type]bool{})
+	return section, keys
+}
+
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case strings.Contains(opts, "inline"):
+			keys = append(keys, yamlKeys(f.Type)...)
+		case name == "":
+			keys = append(keys, strings.ToLower(f.Name))
+		default:
+			keys = append(keys, name)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// withLines prefixes every validation error, which starts with its key path
+// ("push.url: ..."), with the file name and the line of that key.
+func withLines(name string, root *yaml.Node, err error) error {
+	var errs []error
+	for _, e := range flatten(err) {
+		msg := e.Error()
+		key, _, _ := strings.Cut(msg, ": ")
+		if line := lineOf(root, key); line > 0 {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", name, line, e))
+		} else {
+			errs = append(errs, fmt.Errorf("%s: %w", name, e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
+// lineOf finds the line of a key path like push.url, remote_write[1].url or
+// collectors.flags.filesystem.mount-points-exclude (a key may hold dots).
+// It returns the deepest line found, 0 when even the first key is absent.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	segs := splitPath(path)
+	line := 0
+	for i := 0; i < len(segs) && n != nil; {
+		seg := segs[i]
+		if idx, err := strconv.Atoi(seg); err == nil && n.Kind == yaml.SequenceNode {
+			if idx >= len(n.Content) {
+				return line
+			}
+			n, line, i = n.Content[idx], n.Content[idx].Line, i+1
+			continue
+		}
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		found := false
+		// Try the longest run of segments first: keys may contain dots.
+		for j := len(segs); j > i && !found; j-- {
+			key := strings.Join(segs[i:j], ".")
+			for k := 0; k+1 < len(n.Content); k += 2 {
+				if n.Content[k].Value == key {
+					line, n, i, found = n.Content[k].Line, n.Content[k+1], j, true
+					break
+				}
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	return line
+}
+
+func splitPath(path string) []string {
+	path = strings.NewReplacer("[", ".", "]", "").Replace(path)
+	return strings.Split(path, ".")
+}

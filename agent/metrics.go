@@ -1,0 +1,67 @@
+package agent
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Build information, set with -ldflags -X by the Makefile.
+var (
+	Version             = "dev"
+	Revision            = "unknown"
+	NodeExporterVersion = "unknown"
+)
+
+// Metrics are hostpush's own metrics, pushed with the host group.
+type Metrics struct {
+	pushes       *prometheus.CounterVec
+	pushDuration *prometheus.HistogramVec
+	lastSuccess  *prometheus.GaugeVec
+	gatherDur    prometheus.Gauge
+	skipped      prometheus.Counter
+	series       prometheus.Gauge
+}
+
+// NewMetrics registers hostpush's own metrics, including
+// hostpush_build_info, on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hostpush_pushes_total",
+			Help: "Pushes by sender and result (success or failure).",
+		}, []string{"sender", "result"}),
+		pushDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hostpush_push_duration_seconds",
+			Help:    "Duration of a push to one sender, failed ones included.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"sender"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hostpush_last_push_success_timestamp_seconds",
+			Help: "Unix time of the last successful push per sender.",
+		}, []string{"sender"}),
+		gatherDur: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hostpush_gather_duration_seconds",
+			Help: "Duration of the last gather of all collectors and scrape targets.",
+		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hostpush_ticks_skipped_total",
+			Help: "Ticks skipped because the previous gather or push was still running.",
+		}),
+		series: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hostpush_series_pushed",
+			Help: "Series in the last batch handed to the senders.",
+		}),
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hostpush_build_info",
+		Help: "A metric with a constant '1' value labeled by version, revision, goversion and node_exporter_version from which hostpush was built.",
+		ConstLabels: prometheus.Labels{
+			"version": Version, "revision": Revision, "goversion": runtime.Version(),
+			"node_exporter_version": NodeExporterVersion,
+		},
+	})
+	info.Set(1)
+	reg.MustRegister(m.pushes, m.pushDuration, m.lastSuccess, m.gatherDur, m.skipped, m.series, info)
+	return m
+}

@@ -1,0 +1,17 @@
+package main
+
+import (
+	"net"
+	"sort"
+)
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func listen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }

@@ -1,0 +1,192 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"gopkg.in/yaml.v3"
+
+	// Imported for its init: it registers the collector flags on
+	// kingpin.CommandLine.
+	_ "github.com/prometheus/node_exporter/collector"
+)
+
+// Extras are the collectors hostpush enables on top of node_exporter's
+// defaults because dashboard 1860 needs them. --collector.disable-defaults
+// turns them off together with node_exporter's own defaults.
+var Extras = []string{"processes", "systemd", "interrupts", "tcpstat"}
+
+// pathFlags are node_exporter's path options, by their key in Config.Paths.
+var pathFlags = []string{"procfs", "sysfs", "rootfs", "udev.data"}
+
+// Config is the collectors block of the configuration file. Only what the
+// user set becomes a flag; node_exporter's own defaults apply to the rest.
+type Config struct {
+	// Enable and Disable list collectors by node_exporter's names.
+	Enable  []string `yaml:"enable"`
+	Disable []string `yaml:"disable"`
+	// DisableDefaults is --collector.disable-defaults.
+	DisableDefaults bool `yaml:"disable_defaults"`
+	// Flags maps collector options without their "collector." prefix to
+	// values, for example filesystem.mount-points-exclude: "^/run($|/)".
+	// A list gives a repeatable flag several times.
+	Flags map[string]FlagValue `yaml:"flags"`
+	// Paths maps procfs, sysfs, rootfs and udev.data to mount points.
+	Paths map[string]string `yaml:"paths"`
+	// Timeout is each collector's deadline within a tick; 0 means
+	// DefaultTimeout of the push interval.
+	Timeout time.Duration `yaml:"timeout"`
+	// Intervals lets slow-moving collectors run less often than every tick;
+	// their last values are pushed in between.
+	Intervals map[string]time.Duration `yaml:"intervals"`
+}
+
+// FlagValue is one or more values of a collector option.
+type FlagValue []string
+
+// UnmarshalYAML accepts a scalar or a list of scalars.
+func (v *FlagValue) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*v = FlagValue{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		out := make(FlagValue, 0, len(n.Content))
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: a flag value list holds scalars only", c.Line)
+			}
+			out = append(out, c.Value)
+		}
+		*v = out
+		return nil
+	}
+	return fmt.Errorf("line %d: a flag value is a scalar or a list of scalars", n.Line)
+}
+
+// Validate checks names against the collectors and options node_exporter
+// registered, so a typo is reported before anything runs. Errors name the
+// key under collectors.
+func (c *Config) Validate() error {
+	var errs []error
+	known := Names()
+	checkName := func(key, name string) {
+		if !slices.Contains(known, name) {
+			errs = append(errs, fmt.Errorf("collectors.%s: unknown collector %q (known: %s)", key, name, strings.Join(known, ", ")))
+		}
+	}
+	for _, n := range c.Enable {
+		checkName("enable", n)
+	}
+	for _, n := range c.Disable {
+		checkName("disable", n)
+		if slices.Contains(c.Enable, n) {
+			errs = append(errs, fmt.Errorf("collectors.disable: %q is also in collectors.enable", n))
+		}
+	}
+	for _, k := range sortedKeys(c.Flags) {
+		f := kingpin.CommandLine.GetFlag("collector." + k)
+		if f == nil || slices.Contains(known, k) {
+			errs = append(errs, fmt.Errorf("collectors.flags: unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k))
+		}
+	}
+	for _, k := range sortedKeys(c.Paths) {
+		if !slices.Contains(pathFlags, k) {
+			errs = append(errs, fmt.Errorf("collectors.paths: unknown path %q (allowed: %s)", k, strings.Join(pathFlags, ", ")))
+		}
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("collectors.timeout: %s is negative (allowed: 0 for the default, or a positive duration)", c.Timeout))
+	}
+	for _, k := range sortedKeys(c.Intervals) {
+		checkName("intervals", k)
+		if c.Intervals[k] <= 0 {
+			errs = append(errs, fmt.Errorf("collectors.intervals.%s: %s is not a positive duration", k, c.Intervals[k]))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Args turns the block into node_exporter flags, in a stable order. Only
+// what was set appears.
+func (c *Config) Args() []string {
+	var args []string
+	if c.DisableDefaults {
+		args = append(args, "--collector.disable-defaults")
+	}
+	for _, n := range c.Enable {
+		args = append(args, "--collector."+n)
+	}
+	for _, n := range c.Disable {
+		args = append(args, "--no-collector."+n)
+	}
+	for _, k := range sortedKeys(c.Flags) {
+		for _, v := range c.Flags[k] {
+			args = append(args, "--collector."+k+"="+v)
+		}
+	}
+	for _, k := range sortedKeys(c.Paths) {
+		args = append(args, "--path."+k+"="+c.Paths[k])
+	}
+	return args
+}
+
+// WithExtras prepends --collector.X for each of Extras to args unless args
+// (in the end) disable the defaults. Being first, the extras yield to any
+// --no-collector.X the user gave.
+func WithExtras(args []string) []string {
+	if defaultsDisabled(args) {
+		return args
+	}
+	out := make([]string, 0, len(Extras)+len(args))
+	for _, n := range Extras {
+		out = append(out, "--collector."+n)
+	}
+	return append(out, args...)
+}
+
+// defaultsDisabled reports the last setting of --collector.disable-defaults
+// in args, as kingpin will see it.
+func defaultsDisabled(args []string) bool {
+	off := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		switch a {
+		case "--collector.disable-defaults", "--collector.disable-defaults=true":
+			off = true
+		case "--no-collector.disable-defaults", "--collector.disable-defaults=false":
+			off = false
+		}
+	}
+	return off
+}
+
+// Names lists the collectors node_exporter registered, sorted.
+func Names() []string {
+	var names []string
+	for _, f := range kingpin.CommandLine.Model().Flags {
+		n, ok := strings.CutPrefix(f.Name, "collector.")
+		if !ok || strings.Contains(n, ".") || !f.IsBoolFlag() || n == "disable-defaults" {
+			continue
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
