@@ -136,15 +136,19 @@ func eachField(b []byte, f func(protowire.Number, protowire.Type, []byte, uint64
 	return nil
 }
 
-func decodeBody(t testing.TB, body []byte) []series {
-	t.Helper()
+func decodeSnappy(body []byte) ([]series, error) {
 	pb, err := snappy.Decode(nil, body)
 	if err != nil {
-		t.Fatalf("snappy: %v", err)
+		return nil, fmt.Errorf("snappy: %w", err)
 	}
-	ss, err := decodeWriteRequest(pb)
+	return decodeWriteRequest(pb)
+}
+
+func decodeBody(t testing.TB, body []byte) []series {
+	t.Helper()
+	ss, err := decodeSnappy(body)
 	if err != nil {
-		t.Fatalf("decoding WriteRequest: %v", err)
+		t.Fatal(err)
 	}
 	return ss
 }
@@ -217,3 +221,5 @@ func respond(status int, header ...string) *http.Response {
 	}
 	return &http.Response{StatusCode: status, Header: h, Body: http.NoBody}
 }
+
+type modelDuration = model.Duration
