@@ -112,14 +112,15 @@ func (l *Loop) Run(ctx context.Context) error {
 		wdC = wd.C
 	}
 
+	// done has room for one result, so a cycle abandoned at shutdown can
+	// still finish and exit.
 	done := make(chan cycleResult, 1)
-	var wg sync.WaitGroup
 	running := false
 	var started time.Time
 	start := func() {
 		running, started = true, time.Now()
 		s := cur
-		wg.Go(func() { done <- l.cycle(cycleCtx, s) })
+		go func() { done <- l.cycle(cycleCtx, s) }()
 	}
 
 	l.notify("READY=1")
@@ -130,7 +131,6 @@ func (l *Loop) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			l.notify("STOPPING=1")
 			l.shutdown(cur, running, done, cancelCycles)
-			wg.Wait()
 			return nil
 		case <-ticker.C:
 			if running {
@@ -168,16 +168,23 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
+// shutdown gives a running cycle a quarter of the shutdown timeout to
+// finish, cancels it and waits another quarter, then abandons it; the
+// senders' Close gets the other half. Stopping is bounded even when a
+// sender ignores its context.
 func (l *Loop) shutdown(cur Settings, running bool, done <-chan cycleResult, cancel context.CancelFunc) {
-	deadline := time.NewTimer(l.cfg.ShutdownTimeout / 2)
-	defer deadline.Stop()
 	if running {
+		quarter := l.cfg.ShutdownTimeout / 4
 		select {
 		case <-done:
-		case <-deadline.C:
+		case <-time.After(quarter):
 			l.cfg.Logger.Warn("stopping while a cycle still runs; cancelling it")
 			cancel()
-			<-done
+			select {
+			case <-done:
+			case <-time.After(quarter):
+				l.cfg.Logger.Error("a cycle ignored cancellation; stopping without it")
+			}
 		}
 	}
 	l.closeSenders(cur.Senders)

@@ -1,6 +1,7 @@
 package remotewrite
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -223,3 +224,7 @@ func respond(status int, header ...string) *http.Response {
 }
 
 type modelDuration = model.Duration
+
+func timeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.Context(), d)
+}

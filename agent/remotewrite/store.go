@@ -200,7 +200,7 @@ func decodeRecord(b []byte) (t time.Time, samples int, body []byte, err error) {
 	if len(b) < headerSize || string(b[:4]) != recordMagic {
 		return t, 0, nil, fmt.Errorf("%w: bad header", errCorrupt)
 	}
-	if b[4] != recordVersion {
+	if b[4] != recordVersion || b[5]|b[6]|b[7] != 0 {
 		return t, 0, nil, fmt.Errorf("%w: version %d, want %d", errCorrupt, b[4], recordVersion)
 	}
 	n := binary.LittleEndian.Uint32(b[24:])
