@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -125,8 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		targets = append(targets, "http://"+c.imageserver+"/metrics")
 	}
 
-	cfgFile := filepath.Join(dir, "hostpush.yml")
-	if err := os.WriteFile(cfgFile, []byte(hostpushConfig(gw, c.interval, targets)), 0o644); err != nil {
+	cfgFile, err := writeHostpushConfig(ctx, hostpush, dir, gw, c.interval, targets, stderr)
+	if err != nil {
 		return err
 	}
 	hp, err := procs.Start("hostpush", hostpush, append([]string{"--config.file=" + cfgFile}, c.hostpushArgs...), stderr)
@@ -219,6 +220,25 @@ func logFile(dir, name string, stderr io.Writer) io.Writer {
 	}
 	fmt.Fprintf(stderr, "devstack: starting %s (log: %s)\n", name, path)
 	return f
+}
+
+// writeHostpushConfig writes hostpush's config and has hostpush check it.
+// A hostpush built before scrape targets were wired in rejects the scrape:
+// key; then the stack runs without them rather than not at all.
+func writeHostpushConfig(ctx context.Context, bin, dir, gateway string, interval time.Duration, targets []string, stderr io.Writer) (string, error) {
+	path := filepath.Join(dir, "hostpush.yml")
+	if err := os.WriteFile(path, []byte(hostpushConfig(gateway, interval, targets)), 0o644); err != nil {
+		return "", err
+	}
+	out, err := exec.CommandContext(ctx, bin, "--config.file="+path, "--check-config").CombinedOutput()
+	if err == nil {
+		return path, nil
+	}
+	if len(targets) > 0 && strings.Contains(string(out), "scrape") {
+		fmt.Fprintf(stderr, "devstack: this hostpush does not take scrape targets yet (%s); running without them\n", strings.TrimSpace(string(out)))
+		return writeHostpushConfig(ctx, bin, dir, gateway, interval, nil, stderr)
+	}
+	return "", fmt.Errorf("hostpush rejected the generated config %s: %s", path, strings.TrimSpace(string(out)))
 }
 
 func hostpushConfig(gateway string, interval time.Duration, targets []string) string {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hostpush/hostpush/internal/procs"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestGeneratedPrometheusConfig: promtool accepts what devstack writes.
+func TestGeneratedPrometheusConfig(t *testing.T) {
+	promtool, err := procs.LookPath("promtool", "prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/prometheus.yml"
+	writeFile(t, path, prometheusConfig("127.0.0.1:9091", 5*time.Second))
+	if out, err := exec.Command(promtool, "check", "config", path).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{{"--push.interval=10ms"}, {"--no-such-flag"}} {
+		_, err := parseFlags(args, io.Discard)
+		if !errors.Is(err, errUsage) || exitCode(err) != 2 {
+			t.Errorf("parseFlags(%v) = %v, want a usage error (exit 2)", args, err)
+		}
+	}
+}
+
+// TestStackEndToEnd runs the whole stack on free loopback ports with the
+// real bin/hostpush, waits until Prometheus has hostpush's data through the
+// Pushgateway, then stops it as Ctrl-C would and checks every server is gone.
+func TestStackEndToEnd(t *testing.T) {
+	hostpush, err := procs.Binary("hostpush")
+	if err != nil {
+		t.Skipf("needs bin/hostpush (make test builds it first): %v", err)
+	}
+	gw, prom := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--gateway.address=" + gw, "--prometheus.address=" + prom,
+			"--imageserver.address=", "--push.interval=1s", "--bin.dir=" + strings.TrimSuffix(hostpush, "/hostpush")}, &stdout, &stderr)
+	}()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for !hasData(t, prom, `node_uname_info{job="host-stats"}`) {
+		select {
+		case err := <-done:
+			t.Fatalf("devstack exited early: %v\nstderr:\n%s", err, stderr.String())
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus never had node_uname_info from hostpush\nstderr:\n%s", stderr.String())
+		}
+	}
+	if out := stdout.String(); !strings.Contains(out, "http://"+gw) || !strings.Contains(out, "http://"+prom) {
+		t.Errorf("devstack did not print the URLs to open:\n%s", out)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run() after cancel = %v, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("devstack did not stop within 30s of the signal")
+	}
+	for _, addr := range []string{gw, prom} {
+		if answers(context.Background(), "http://"+addr+"/-/ready") {
+			t.Errorf("%s still answers after devstack stopped", addr)
+		}
+	}
+	if s := stderr.String(); strings.Index(s, "stopping hostpush") > strings.Index(s, "stopping pushgateway") {
+		t.Errorf("stop order is not hostpush before pushgateway:\n%s", s)
+	}
+}
+
+func hasData(t *testing.T, prom, query string) bool {
+	t.Helper()
+	resp, err := http.Get("http://" + prom + "/api/v1/query?query=" + url.QueryEscape(query))
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	return json.NewDecoder(resp.Body).Decode(&r) == nil && len(r.Data.Result) > 0
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	a, err := procs.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
