@@ -12,7 +12,7 @@ LDFLAGS := -s -w \
 	-X github.com/hostpush/hostpush/agent.Revision=$(REVISION) \
 	-X github.com/hostpush/hostpush/agent.NodeExporterVersion=$(NODE_EXPORTER_VERSION)
 
-.PHONY: help deps build run test lint clean
+.PHONY: help deps build run test lint clean deb acceptance
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -31,6 +31,13 @@ test: build ## unit, integration and fidelity tests (installs Debian packages wh
 	@packaging/install-deps.sh test
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 14m ./...
+
+deb: build ## dist/hostpush_<version>_<arch>.deb via nfpm, then lintian, systemd-analyze verify and the exposure score
+	@packaging/install-deps.sh acceptance
+	packaging/build-deb.sh hostpush
+
+acceptance: deb ## install, upgrade and purge the .deb under a real systemd (nspawn container) against a real Pushgateway
+	$(GO) test -count=1 -timeout 20m -tags acceptance ./packaging/acceptance/ -v
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
