@@ -12,7 +12,7 @@ LDFLAGS := -s -w \
 	-X github.com/hostpush/hostpush/agent.Revision=$(REVISION) \
 	-X github.com/hostpush/hostpush/agent.NodeExporterVersion=$(NODE_EXPORTER_VERSION)
 
-.PHONY: help deps build run test lint clean deb acceptance
+.PHONY: help deps build run test lint clean deb acceptance bench-agent
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -38,6 +38,10 @@ deb: build ## dist/hostpush_<version>_<arch>.deb via nfpm, then lintian, systemd
 
 acceptance: deb ## install, upgrade and purge the .deb under a real systemd (nspawn container) against a real Pushgateway
 	$(GO) test -count=1 -timeout 20m -tags acceptance ./packaging/acceptance/ -v
+
+bench-agent: build ## hostpush vs node_exporter + curl script, each with its own Pushgateway: CPU per cycle, peak RSS (out/bench-agent.txt, ~4 min)
+	@packaging/install-deps.sh bench
+	$(GO) run ./cmd/agentbench --out=out/bench-agent.txt $(BENCH_ARGS)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi

@@ -3,7 +3,7 @@
 # testing hostpush need, and only those that are missing. It is idempotent:
 # a second run installs nothing and says so.
 #
-# Usage: packaging/install-deps.sh [run|test|acceptance]   (default: test)
+# Usage: packaging/install-deps.sh [run|test|acceptance|bench]   (default: test)
 set -eu
 
 want="prometheus-pushgateway prometheus"
@@ -11,7 +11,8 @@ case "${1:-test}" in
 run) want="$want libvips-dev pkg-config" ;;
 test) want="$want libvips-dev pkg-config victoria-metrics lintian systemd" ;;
 acceptance) want="$want libvips-dev pkg-config lintian systemd systemd-container debootstrap" ;;
-*) echo "install-deps.sh: unknown profile '$1' (allowed: run, test, acceptance)" >&2; exit 2 ;;
+bench) want="$want curl" ;; # make bench-agent: the replaced push script uses curl
+*) echo "install-deps.sh: unknown profile '$1' (allowed: run, test, acceptance, bench)" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -1,0 +1,26 @@
+// Command agentbench measures what hostpush costs against the setup it
+// replaces: node_exporter scraped by a curl pipeline that a timer fires
+// every cycle and POSTs to a Pushgateway. Both run side by side, each
+// against its own Debian Pushgateway on a loopback port, with the same
+// collectors and the same cycle period; it prints CPU per cycle and peak
+// RSS for each process, and the ratios the product targets. `make
+// bench-agent` runs it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "agentbench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
