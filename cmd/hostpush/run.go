@@ -112,7 +112,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		file = *loaded
 	}
-	argv := node.WithExtras(append(file.Collectors.Args(), args...))
+	argv := node.WithExtras(node.Merge(file.Collectors.Args(), args))
 	if err := node.Parse(argv, &f.noDefaults); err != nil {
 		return configError{fmt.Errorf("%v (see --help)", err)}
 	}

@@ -30,12 +30,32 @@ var (
 // main does. It must be called exactly once, before New.
 func Parse(args []string, disableDefaults *bool) error {
 	if _, err := kingpin.CommandLine.Parse(args); err != nil {
-		return err
+		return nameFlag(args, err)
 	}
 	if *disableDefaults {
 		collector.DisableDefaultCollectors()
 	}
 	return nil
+}
+
+// nameFlag adds the flag's name to a value error: kingpin returns the bare
+// error of the value's parser ("time: unknown unit ..."). Setting the values
+// again in order finds the flag that refuses its value.
+func nameFlag(args []string, err error) error {
+	pc, perr := kingpin.CommandLine.ParseContext(args)
+	if perr != nil {
+		return err
+	}
+	for _, el := range pc.Elements {
+		f, ok := el.Clause.(*kingpin.FlagClause)
+		if !ok || el.Value == nil {
+			continue
+		}
+		if serr := f.Model().Value.Set(*el.Value); serr != nil {
+			return fmt.Errorf("--%s: invalid value %q: %w", f.Model().Name, *el.Value, serr)
+		}
+	}
+	return err
 }
 
 // Updater is what each node_exporter collector does: send its metrics.

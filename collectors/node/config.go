@@ -136,6 +136,42 @@ func (c *Config) Args() []string {
 	return args
 }
 
+// Merge joins the flags from the file with those of the command line, which
+// override them: a file flag also given on the command line is dropped
+// (kingpin refuses most flags given twice, and the command line must win).
+func Merge(fileArgs, cliArgs []string) []string {
+	onCLI := map[string]bool{}
+	for _, a := range cliArgs {
+		if a == "--" {
+			break
+		}
+		if n := flagName(a); n != "" {
+			onCLI[n] = true
+		}
+	}
+	out := make([]string, 0, len(fileArgs)+len(cliArgs))
+	for _, a := range fileArgs {
+		if !onCLI[flagName(a)] {
+			out = append(out, a)
+		}
+	}
+	return append(out, cliArgs...)
+}
+
+// flagName returns the flag a long-option token sets ("collector.systemd"
+// for --no-collector.systemd and --collector.systemd=true), "" otherwise.
+func flagName(tok string) string {
+	n, ok := strings.CutPrefix(tok, "--")
+	if !ok || n == "" {
+		return ""
+	}
+	n, _, _ = strings.Cut(n, "=")
+	if b, ok := strings.CutPrefix(n, "no-"); ok {
+		return b
+	}
+	return n
+}
+
 // WithExtras prepends --collector.X for each of Extras to args unless args
 // (in the end) disable the defaults. Being first, the extras yield to any
 // --no-collector.X the user gave.

@@ -109,3 +109,12 @@ func FuzzFlagValue(f *testing.F) {
 		_ = yaml.Unmarshal([]byte(s), &v) // must not panic
 	})
 }
+
+func TestMergeCommandLineWins(t *testing.T) {
+	file := []string{"--collector.systemd", "--collector.filesystem.mount-points-exclude=^/a", "--collector.sysctl.include=x", "--path.procfs=/host/proc"}
+	cli := []string{"--no-collector.systemd", "--collector.filesystem.mount-points-exclude", "^/b", "--push.url=http://x"}
+	want := []string{"--collector.sysctl.include=x", "--path.procfs=/host/proc", "--no-collector.systemd", "--collector.filesystem.mount-points-exclude", "^/b", "--push.url=http://x"}
+	if got := Merge(file, cli); !slices.Equal(got, want) {
+		t.Errorf("Merge = %q\nwant    %q", got, want)
+	}
+}
