@@ -85,7 +85,6 @@ func FuzzGroupPath(f *testing.F) {
 	})
 }
 
-
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name string
