@@ -1,0 +1,520 @@
+package remotewrite
+
+// Tests against the real receivers from Debian 12 (victoria-metrics,
+// prometheus --web.enable-remote-write-receiver) and, for comparison, the
+// real Pushgateway scraped by Prometheus. Each server is started on a free
+// loopback port and stopped in t.Cleanup.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/procs"
+)
+
+// server is a receiver the test can stop and start again on the same
+// address and data directory.
+type server struct {
+	t       *testing.T
+	kind    string // "victoria-metrics" or "prometheus"
+	addr    string
+	dataDir string
+	extra   []string
+	proc    *procs.Proc
+	logs    string
+}
+
+func newServer(t *testing.T, kind string, extra ...string) *server {
+	t.Helper()
+	addr, err := procs.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, kind: kind, addr: addr, dataDir: t.TempDir(), extra: extra}
+	s.logs = filepath.Join(t.TempDir(), kind+".log")
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(s.logs)
+			if len(b) > 3000 {
+				b = b[len(b)-3000:]
+			}
+			t.Logf("%s log tail:\n%s", kind, b)
+		}
+	})
+	s.start()
+	return s
+}
+
+func (s *server) start() {
+	s.t.Helper()
+	var bin, ready string
+	var args []string
+	switch s.kind {
+	case "victoria-metrics":
+		bin, ready = "victoria-metrics", "/health"
+		args = []string{"-storageDataPath=" + s.dataDir, "-httpListenAddr=" + s.addr, "-search.latencyOffset=0s", "-loggerLevel=ERROR"}
+	case "prometheus":
+		bin, ready = "prometheus", "/-/ready"
+		cfg := filepath.Join(s.dataDir, "prometheus.yml")
+		if _, err := os.Stat(cfg); err != nil {
+			os.WriteFile(cfg, []byte("scrape_configs: []\n"), 0o644)
+		}
+		args = []string{"--config.file=" + cfg, "--storage.tsdb.path=" + s.dataDir, "--web.listen-address=" + s.addr,
+			"--web.enable-remote-write-receiver", "--web.console.templates=" + s.dataDir, "--web.console.libraries=" + s.dataDir,
+			"--log.level=warn"}
+	}
+	path, err := procs.LookPath(bin, bin)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	out, err := os.OpenFile(s.logs, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.proc, err = procs.Start(s.kind, path, append(args, s.extra...), out)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), procs.StartTimeout)
+	defer cancel()
+	if err := procs.WaitHTTP(ctx, s.proc, "http://"+s.addr+ready); err != nil {
+		s.t.Fatalf("%s not ready: %v", s.kind, err)
+	}
+}
+
+func (s *server) stop() {
+	if s.proc != nil {
+		s.proc.Stop(15 * time.Second)
+		s.proc = nil
+	}
+}
+
+func (s *server) writeURL() string { return "http://" + s.addr + "/api/v1/write" }
+
+func (s *server) get(path string, q url.Values) []byte {
+	s.t.Helper()
+	resp, err := http.Get("http://" + s.addr + path + "?" + q.Encode())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	return b
+}
+
+// samples returns every stored sample of the series matching selector:
+// label set -> timestamps (ms), in storage order, duplicates kept where
+// the receiver keeps them.
+func (s *server) samples(selector string) map[string][]int64 {
+	s.t.Helper()
+	out := map[string][]int64{}
+	switch s.kind {
+	case "victoria-metrics":
+		s.get("/internal/force_flush", nil)
+		body := s.get("/api/v1/export", url.Values{"match[]": {selector}})
+		dec := json.NewDecoder(bytes.NewReader(body))
+		for dec.More() {
+			var line struct {
+				Metric     map[string]string `json:"metric"`
+				Timestamps []int64           `json:"timestamps"`
+			}
+			if err := dec.Decode(&line); err != nil {
+				s.t.Fatal(err)
+			}
+			k := labelKey(line.Metric)
+			out[k] = append(out[k], line.Timestamps...)
+		}
+	case "prometheus":
+		body := s.get("/api/v1/query", url.Values{"query": {selector + "[1h]"}})
+		var r struct {
+			Data struct {
+				Result []struct {
+					Metric map[string]string `json:"metric"`
+					Values [][2]any          `json:"values"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil {
+			s.t.Fatal(err)
+		}
+		for _, res := range r.Data.Result {
+			k := labelKey(res.Metric)
+			for _, v := range res.Values {
+				out[k] = append(out[k], int64(v[0].(float64)*1000+0.5))
+			}
+		}
+	}
+	return out
+}
+
+// series returns the label sets matching selector through the Prometheus
+// HTTP API, which both receivers serve.
+func (s *server) series(selector string) []string {
+	s.t.Helper()
+	if s.kind == "victoria-metrics" {
+		s.get("/internal/force_flush", nil)
+	}
+	body := s.get("/api/v1/series", url.Values{"match[]": {selector}, "start": {fmt.Sprint(time.Now().Add(-time.Hour).Unix())}})
+	var r struct{ Data []map[string]string }
+	if err := json.Unmarshal(body, &r); err != nil {
+		s.t.Fatal(err)
+	}
+	var out []string
+	for _, m := range r.Data {
+		out = append(out, labelKey(m))
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func labelKey(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%q,", k, m[k])
+	}
+	return b.String()
+}
+
+// TestSameSeriesAsPushgateway pushes one real gather through the real
+// Pushgateway (scraped by the real Prometheus with honor_labels) and the
+// same gather by remote_write into Prometheus and VictoriaMetrics, and
+// requires identical series: same names, same labels, job and instance
+// included, so dashboards work unchanged on either path.
+func TestSameSeriesAsPushgateway(t *testing.T) {
+	t.Parallel()
+	pgAddr, err := procs.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := procs.StartPushgateway(t.Context(), pgAddr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Stop(5 * time.Second) })
+	prom := newServer(t, "prometheus")
+	os.WriteFile(filepath.Join(prom.dataDir, "prometheus.yml"), []byte(fmt.Sprintf(
+		"scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  scrape_interval: 1s\n  static_configs: [{targets: [%q]}]\n", pgAddr)), 0o644)
+	prom.stop()
+	prom.start()
+	vm := newServer(t, "victoria-metrics")
+
+	fams := append(loadGather(t), histSummary(t)...)
+	var body bytes.Buffer
+	enc := expfmt.NewEncoder(&body, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	for _, f := range fams {
+		if err := enc.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPut, "http://"+pgAddr+"/metrics/job/host-stats/instance/via-pushgateway", &body)
+	req.Header.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeProtoDelim)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT to the Pushgateway: %s", resp.Status)
+	}
+
+	batch := &agent.Batch{Time: time.Now(), Grouping: []agent.Label{{Name: "instance", Value: "via-remote-write"}},
+		Groups: []agent.Group{{Job: "host-stats", Families: fams}}}
+	for _, s := range []*server{prom, vm} {
+		cfg := testConfig()
+		cfg.URL, cfg.Name = s.writeURL(), s.kind
+		w, err := New(cfg, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Send(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+		closeWriter(t, w)
+		if got := testutil.ToFloat64(w.m.sent); int(got) != batch.Series() {
+			t.Fatalf("%s accepted %v samples, want %d", s.kind, got, batch.Series())
+		}
+	}
+
+	// The Pushgateway adds push_time_seconds and push_failure_time_seconds
+	// to each group; everything else must match.
+	var viaPG []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		viaPG = nil
+		for _, k := range prom.series(`{instance="via-pushgateway"}`) {
+			if !strings.HasPrefix(k, `__name__="push_time_seconds"`) && !strings.HasPrefix(k, `__name__="push_failure_time_seconds"`) {
+				viaPG = append(viaPG, strings.ReplaceAll(k, "via-pushgateway", "INSTANCE"))
+			}
+		}
+		if len(viaPG) >= batch.Series() {
+			break
+		}
+	}
+	if len(viaPG) != batch.Series() {
+		t.Fatalf("Prometheus scraped %d series of the group from the Pushgateway, want %d", len(viaPG), batch.Series())
+	}
+	for _, s := range []*server{prom, vm} {
+		var viaRW []string
+		for _, k := range s.series(`{instance="via-remote-write"}`) {
+			viaRW = append(viaRW, strings.ReplaceAll(k, "via-remote-write", "INSTANCE"))
+		}
+		if missing, extra := diffSets(viaPG, viaRW); len(missing)+len(extra) > 0 {
+			t.Errorf("%s: series differ from the Pushgateway path: %d missing (e.g. %v), %d extra (e.g. %v)",
+				s.kind, len(missing), first(missing), len(extra), first(extra))
+		}
+	}
+	t.Logf("%d series identical through the Pushgateway and remote_write to Prometheus and VictoriaMetrics", len(viaPG))
+}
+
+func diffSets(want, got []string) (missing, extra []string) {
+	w := map[string]bool{}
+	for _, k := range want {
+		w[k] = true
+	}
+	g := map[string]bool{}
+	for _, k := range got {
+		g[k] = true
+		if !w[k] {
+			extra = append(extra, k)
+		}
+	}
+	for _, k := range want {
+		if !g[k] {
+			missing = append(missing, k)
+		}
+	}
+	return missing, extra
+}
+
+func first(s []string) []string { return s[:min(len(s), 2)] }
+
+// outage describes one outage test run.
+type outage struct {
+	receiver  string
+	disk      bool // disk buffer, and restart the Writer in mid-outage
+	interval  time.Duration
+	before    time.Duration
+	down      time.Duration
+	after     time.Duration
+	maxBuffer int
+}
+
+// TestOutage pushes a real gather every 100 ms, stops the receiver for
+// several seconds, starts it again and checks every sample arrived exactly
+// once while the buffer stayed within its bound. With the disk buffer the
+// Writer is also closed and replaced in mid-outage, as a hostpush restart
+// would.
+func TestOutage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []outage{
+		{receiver: "victoria-metrics"},
+		{receiver: "victoria-metrics", disk: true},
+		{receiver: "prometheus"},
+	} {
+		name := tc.receiver
+		if tc.disk {
+			name += "/disk-buffer-and-restart"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tc.interval, tc.before, tc.down, tc.after, tc.maxBuffer = 100*time.Millisecond, 3*time.Second, 10*time.Second, 4*time.Second, 400
+			runOutage(t, tc)
+		})
+	}
+}
+
+func runOutage(t *testing.T, tc outage) {
+	srv := newServer(t, tc.receiver)
+	instance := fmt.Sprintf("outage-%d", time.Now().UnixNano())
+	cfg := testConfig()
+	cfg.URL = srv.writeURL()
+	cfg.MinBackoff, cfg.MaxBackoff = mdur(100*time.Millisecond), mdur(time.Second)
+	cfg.MaxReplayRate = 100
+	cfg.Timeout = mdur(5 * time.Second)
+	cfg.Buffer.MaxBatches = tc.maxBuffer
+	if tc.disk {
+		cfg.Buffer.StoragePath = t.TempDir()
+	}
+	fams := loadGather(t)
+	perBatch := agent.CountSeries(fams)
+
+	var (
+		mu         sync.Mutex
+		w          *Writer
+		writers    []*Writer
+		sentTimes  []int64
+		outageFrom int64
+		outageTo   int64
+		peakB      float64
+		peakBytes  float64
+	)
+	newW := func() {
+		nw, err := New(cfg, nil, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		w = nw
+		writers = append(writers, nw)
+		mu.Unlock()
+	}
+	newW()
+	stopProducer := make(chan struct{})
+	producerDone := make(chan struct{})
+	go func() {
+		defer close(producerDone)
+		tick := time.NewTicker(tc.interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopProducer:
+				return
+			case <-tick.C:
+			}
+			at := time.Now().Truncate(time.Millisecond)
+			mu.Lock()
+			cur := w
+			mu.Unlock()
+			b := &agent.Batch{Time: at, Grouping: []agent.Label{{Name: "instance", Value: instance}},
+				Groups: []agent.Group{{Job: "host-stats", Families: fams}}}
+			if err := cur.Send(context.Background(), b); err != nil {
+				t.Errorf("Send: %v", err)
+				continue
+			}
+			mu.Lock()
+			sentTimes = append(sentTimes, at.UnixMilli())
+			peakB = max(peakB, testutil.ToFloat64(cur.m.batches))
+			peakBytes = max(peakBytes, testutil.ToFloat64(cur.m.bytes))
+			mu.Unlock()
+		}
+	}()
+
+	time.Sleep(tc.before)
+	srv.stop()
+	mu.Lock()
+	outageFrom = time.Now().UnixMilli()
+	mu.Unlock()
+	time.Sleep(tc.down / 2)
+	if tc.disk {
+		// hostpush restarts in the middle of the outage.
+		mu.Lock()
+		old := w
+		mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if err := old.Close(ctx); err != nil {
+			t.Errorf("closing the Writer during the outage: %v (the disk buffer must keep everything)", err)
+		}
+		cancel()
+		newW()
+	}
+	time.Sleep(tc.down / 2)
+	srv.start()
+	mu.Lock()
+	outageTo = time.Now().UnixMilli()
+	mu.Unlock()
+	time.Sleep(tc.after)
+	close(stopProducer)
+	<-producerDone
+
+	for deadline := time.Now().Add(30 * time.Second); testutil.ToFloat64(w.m.batches) > 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("buffer still holds %v batches 30s after the receiver came back", testutil.ToFloat64(w.m.batches))
+		}
+	}
+	closeWriter(t, w)
+
+	var sent, dropped, retries float64
+	for _, x := range writers {
+		sent += testutil.ToFloat64(x.m.sent)
+		retries += testutil.ToFloat64(x.m.retries)
+		for _, r := range []string{dropBufferFull, dropRejected, dropTooLarge, dropCorrupt, dropShutdown} {
+			dropped += testutil.ToFloat64(x.m.dropped.WithLabelValues(r))
+		}
+	}
+	want := len(sentTimes) * perBatch
+	if int(sent) != want || dropped != 0 {
+		t.Errorf("samples_sent_total %v (dropped %v), want exactly %d: every batch once", sent, dropped, want)
+	}
+	if peakB > float64(tc.maxBuffer) {
+		t.Errorf("buffer reached %v batches, bound %d", peakB, tc.maxBuffer)
+	}
+
+	inOutage := 0
+	for _, ts := range sentTimes {
+		if ts >= outageFrom && ts <= outageTo {
+			inOutage++
+		}
+	}
+	// Receivers make accepted samples searchable after a short delay
+	// (VictoriaMetrics flushes its in-memory rows about every second), so
+	// look again for a few seconds before calling a sample missing.
+	var got map[string][]int64
+	var missing, dups int
+	var firstMissing []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		got = srv.samples(fmt.Sprintf(`{instance=%q}`, instance))
+		missing, dups, firstMissing = checkSamples(got, sentTimes)
+		if (missing == 0 && len(got) == perBatch) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(got) != perBatch {
+		t.Errorf("%s holds %d series for the instance, want %d", tc.receiver, len(got), perBatch)
+	}
+	for _, m := range firstMissing {
+		t.Errorf("missing: %s (outage %d..%d)", m, outageFrom, outageTo)
+	}
+	if missing != 0 || dups != 0 {
+		t.Errorf("%s: %d samples missing, %d duplicated", tc.receiver, missing, dups)
+	}
+	t.Logf("%s disk=%v: %d batches x %d series sent (%d batches = %d samples during the %.1fs outage); stored %d series, missing %d, duplicates %d; peak buffer %v batches / %.0f KiB; %v retries; %d Writer(s)",
+		tc.receiver, tc.disk, len(sentTimes), perBatch, inOutage, inOutage*perBatch, float64(outageTo-outageFrom)/1000,
+		len(got), missing, dups, peakB, peakBytes/1024, retries, len(writers))
+}
+
+// checkSamples counts, over all series, the sent timestamps not stored and
+// those stored more than once.
+func checkSamples(got map[string][]int64, sentTimes []int64) (missing, dups int, examples []string) {
+	for k, stored := range got {
+		seen := map[int64]int{}
+		for _, ts := range stored {
+			seen[ts]++
+		}
+		for _, ts := range sentTimes {
+			if seen[ts] == 0 {
+				missing++
+				if len(examples) < 2 {
+					examples = append(examples, fmt.Sprintf("%s@%d", k, ts))
+				}
+			}
+		}
+		dups += len(stored) - len(seen)
+	}
+	return missing, dups, examples
+}
