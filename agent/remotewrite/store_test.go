@@ -91,8 +91,8 @@ func TestDiskBufferCorruption(t *testing.T) {
 		w1.Close(ctx)
 		files := rwbFiles(t, dir)
 		slices.Sort(files)
-		truncate(t, files[1], headerSize+3)             // torn write: header intact
-		flipByte(t, files[2], -1)                       // bit rot in the body
+		truncate(t, files[1], headerSize+3)              // torn write: header intact
+		flipByte(t, files[2], -1)                        // bit rot in the body
 		os.WriteFile(files[3], []byte("garbage"), 0o600) // not a record at all
 		os.WriteFile(filepath.Join(dir, "00000000000000ff"+recordSuffix+tmpSuffix), []byte("half"), 0o600)
 		os.WriteFile(filepath.Join(dir, "README"), []byte("not ours"), 0o600)
