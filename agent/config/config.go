@@ -50,20 +50,20 @@ func Load(path string) (*File, error) {
 // it. Errors are one line each, "name:line: key: problem", joined.
 func Parse(name string, data []byte) (*File, error) {
 	f := Default()
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var decErrs []error
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, decodeError(name, err) // not YAML at all
+			return nil, decodeError(name, &root, err) // not YAML at all
 		}
 		// yaml.v3 decodes the rest past unknown keys and bad values, so
 		// validation can still report the other problems.
-		decErrs = flatten(decodeError(name, err))
+		decErrs = flatten(decodeError(name, &root, err))
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
 	errs := decErrs
 	if err := f.Validate(); err != nil {
 		for _, e := range flatten(withLines(name, &root, err)) {
@@ -98,7 +98,7 @@ var (
 
 // decodeError rewrites yaml.v3's messages into one line per problem naming
 // the key and what is allowed.
-func decodeError(name string, err error) error {
+func decodeError(name string, root *yaml.Node, err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -114,8 +114,12 @@ func decodeError(name string, err error) error {
 			line, msg = m[1], m[2]
 		}
 		if m := unknownRe.FindStringSubmatch(msg); m != nil {
-			section, keys := allowedKeys(m[2])
-			msg = fmt.Sprintf("unknown key %q in %s (allowed: %s)", m[1], section, strings.Join(keys, ", "))
+			n, _ := strconv.Atoi(line)
+			where, keys := section(root, n, m[1])
+			msg = fmt.Sprintf("unknown key %q in %s", m[1], where)
+			if len(keys) > 0 {
+				msg += fmt.Sprintf(" (allowed: %s)", strings.Join(keys, ", "))
+			}
 		} else if m := castRe.FindStringSubmatch(msg); m != nil {
 			msg = fmt.Sprintf("%q is not a valid %s", m[2], describeType(m[3]))
 		}
@@ -140,38 +144,79 @@ func describeType(goType string) string {
 	return "value for " + goType
 }
 
-// allowedKeys finds the struct type named typeName (as yaml.v3 prints it,
-// e.g. pushgateway.Config) by walking File, and returns where it sits in the
-// file (e.g. "push") and its YAML keys.
-func allowedKeys(typeName string) (section string, keys []string) {
-	section = "the top level"
-	var walk func(t reflect.Type, path string, seen map[reflect.Type]bool)
-	walk = func(t reflect.Type, path string, seen map[reflect.Type]bool) {
-		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct || seen[t] {
-			return
-		}
-		seen[t] = true
-		if t.String() == typeName && keys == nil {
-			keys = yamlKeys(t)
-			if path != "" {
-				section = path
-			}
-		}
-		for i := range t.NumField() {
-			fld := t.Field(i)
-			name, opts, _ := strings.Cut(fld.Tag.Get("yaml"), ",")
-			sub := path
-			if !strings.Contains(opts, "inline") && name != "" && name != "-" {
-				sub = strings.TrimPrefix(path+"."+name, ".")
-			}
-			walk(fld.Type, sub, seen)
+// section finds where the unknown key at line sits in the file (e.g.
+// "push.tls_config") and the keys allowed there, by walking the YAML tree
+// and File's types along the same keys. yaml.v3 names the Go type in its
+// message, which custom unmarshalers hide ("config.plain").
+func section(root *yaml.Node, line int, key string) (string, []string) {
+	path, ok := keyPath(root, line, key)
+	if !ok {
+		return "the file", nil
+	}
+	t := reflect.TypeOf(File{})
+	for _, seg := range path {
+		if t = fieldType(t, seg); t == nil {
+			return strings.Join(path, "."), nil
 		}
 	}
-	walk(reflect.TypeOf(File{}), "", map[reflect.Type]bool{})
-	return section, keys
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if len(path) == 0 {
+		return "the top level", yamlKeys(t)
+	}
+	if t.Kind() != reflect.Struct {
+		return strings.Join(path, "."), nil
+	}
+	return strings.Join(path, "."), yamlKeys(t)
+}
+
+// keyPath returns the mapping keys leading to the key named key at line.
+func keyPath(n *yaml.Node, line int, key string) ([]string, bool) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if p, ok := keyPath(c, line, key); ok {
+				return p, true
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Line == line && k.Value == key {
+				return nil, true
+			}
+			if p, ok := keyPath(v, line, key); ok {
+				return append([]string{k.Value}, p...), true
+			}
+		}
+	}
+	return nil, false
+}
+
+// fieldType returns the type of t's field with YAML key name, looking into
+// inline fields, slices and pointers; nil when there is none.
+func fieldType(t reflect.Type, name string) reflect.Type {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if strings.Contains(opts, "inline") {
+			if ft := fieldType(f.Type, name); ft != nil {
+				return ft
+			}
+			continue
+		}
+		if tag == name || (tag == "" && strings.ToLower(f.Name) == name) {
+			return f.Type
+		}
+	}
+	return nil
 }
 
 func yamlKeys(t reflect.Type) []string {

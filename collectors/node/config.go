@@ -80,31 +80,31 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("collectors.%s: unknown collector %q (known: %s)", key, name, strings.Join(known, ", ")))
 		}
 	}
-	for _, n := range c.Enable {
-		checkName("enable", n)
+	for i, n := range c.Enable {
+		checkName(fmt.Sprintf("enable[%d]", i), n)
 	}
-	for _, n := range c.Disable {
-		checkName("disable", n)
+	for i, n := range c.Disable {
+		checkName(fmt.Sprintf("disable[%d]", i), n)
 		if slices.Contains(c.Enable, n) {
-			errs = append(errs, fmt.Errorf("collectors.disable: %q is also in collectors.enable", n))
+			errs = append(errs, fmt.Errorf("collectors.disable[%d]: %q is also in collectors.enable", i, n))
 		}
 	}
 	for _, k := range sortedKeys(c.Flags) {
 		f := kingpin.CommandLine.GetFlag("collector." + k)
 		if f == nil || slices.Contains(known, k) {
-			errs = append(errs, fmt.Errorf("collectors.flags: unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k))
+			errs = append(errs, fmt.Errorf("collectors.flags.%s: unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k, k))
 		}
 	}
 	for _, k := range sortedKeys(c.Paths) {
 		if !slices.Contains(pathFlags, k) {
-			errs = append(errs, fmt.Errorf("collectors.paths: unknown path %q (allowed: %s)", k, strings.Join(pathFlags, ", ")))
+			errs = append(errs, fmt.Errorf("collectors.paths.%s: unknown path %q (allowed: %s)", k, k, strings.Join(pathFlags, ", ")))
 		}
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("collectors.timeout: %s is negative (allowed: 0 for the default, or a positive duration)", c.Timeout))
 	}
 	for _, k := range sortedKeys(c.Intervals) {
-		checkName("intervals", k)
+		checkName("intervals."+k, k)
 		if c.Intervals[k] <= 0 {
 			errs = append(errs, fmt.Errorf("collectors.intervals.%s: %s is not a positive duration", k, c.Intervals[k]))
 		}
@@ -173,17 +173,18 @@ func flagName(tok string) string {
 }
 
 // WithExtras prepends --collector.X for each of Extras to args unless args
-// (in the end) disable the defaults. Being first, the extras yield to any
-// --no-collector.X the user gave.
+// (in the end) disable the defaults. An extra the args set themselves
+// (--collector.X or --no-collector.X) is left out: kingpin refuses a bool
+// flag given twice, and the user's setting must win.
 func WithExtras(args []string) []string {
 	if defaultsDisabled(args) {
 		return args
 	}
-	out := make([]string, 0, len(Extras)+len(args))
+	extras := make([]string, 0, len(Extras))
 	for _, n := range Extras {
-		out = append(out, "--collector."+n)
+		extras = append(extras, "--collector."+n)
 	}
-	return append(out, args...)
+	return Merge(extras, args)
 }
 
 // defaultsDisabled reports the last setting of --collector.disable-defaults

@@ -48,14 +48,14 @@ func TestValidateNamesTheKey(t *testing.T) {
 		c    Config
 		want string
 	}{
-		{"unknown collector", Config{Enable: []string{"nosuch"}}, `collectors.enable: unknown collector "nosuch"`},
-		{"disable and enable", Config{Enable: []string{"wifi"}, Disable: []string{"wifi"}}, `collectors.disable: "wifi" is also in collectors.enable`},
-		{"unknown option", Config{Flags: map[string]FlagValue{"filesystem.nosuch": {"x"}}}, `collectors.flags: unknown collector option "filesystem.nosuch"`},
-		{"collector given as option", Config{Flags: map[string]FlagValue{"systemd": {"true"}}}, `collectors.flags: unknown collector option "systemd"`},
-		{"unknown path", Config{Paths: map[string]string{"proc": "/p"}}, `collectors.paths: unknown path "proc" (allowed: procfs, sysfs, rootfs, udev.data)`},
+		{"unknown collector", Config{Enable: []string{"nosuch"}}, `collectors.enable[0]: unknown collector "nosuch"`},
+		{"disable and enable", Config{Enable: []string{"wifi"}, Disable: []string{"wifi"}}, `collectors.disable[0]: "wifi" is also in collectors.enable`},
+		{"unknown option", Config{Flags: map[string]FlagValue{"filesystem.nosuch": {"x"}}}, `collectors.flags.filesystem.nosuch: unknown collector option "filesystem.nosuch"`},
+		{"collector given as option", Config{Flags: map[string]FlagValue{"systemd": {"true"}}}, `collectors.flags.systemd: unknown collector option "systemd"`},
+		{"unknown path", Config{Paths: map[string]string{"proc": "/p"}}, `collectors.paths.proc: unknown path "proc" (allowed: procfs, sysfs, rootfs, udev.data)`},
 		{"negative timeout", Config{Timeout: -time.Second}, `collectors.timeout: -1s is negative`},
 		{"zero interval", Config{Intervals: map[string]time.Duration{"filesystem": 0}}, `collectors.intervals.filesystem: 0s is not a positive duration`},
-		{"interval of unknown collector", Config{Intervals: map[string]time.Duration{"nosuch": time.Second}}, `collectors.intervals: unknown collector "nosuch"`},
+		{"interval of unknown collector", Config{Intervals: map[string]time.Duration{"nosuch": time.Second}}, `collectors.intervals.nosuch: unknown collector "nosuch"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
