@@ -74,7 +74,10 @@ func TestWithExtras(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"extras come first so the user wins", []string{"--no-collector.systemd"}, append(slices.Clone(extras), "--no-collector.systemd")},
+		// kingpin refuses a bool flag given twice, so an extra the user set
+		// either way is dropped rather than repeated.
+		{"the user's --no-collector.X wins", []string{"--no-collector.systemd"}, []string{"--collector.processes", "--collector.interrupts", "--collector.tcpstat", "--no-collector.systemd"}},
+		{"the user's --collector.X is not repeated", []string{"--collector.processes", "--collector.wifi"}, []string{"--collector.systemd", "--collector.interrupts", "--collector.tcpstat", "--collector.processes", "--collector.wifi"}},
 		{"disable-defaults drops them", []string{"--collector.disable-defaults", "--collector.cpu"}, []string{"--collector.disable-defaults", "--collector.cpu"}},
 		{"last setting counts", []string{"--collector.disable-defaults", "--collector.disable-defaults=false"}, append(slices.Clone(extras), "--collector.disable-defaults", "--collector.disable-defaults=false")},
 		{"after -- is not a flag", []string{"--", "--collector.disable-defaults"}, append(slices.Clone(extras), "--", "--collector.disable-defaults")},
