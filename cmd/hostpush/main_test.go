@@ -141,7 +141,7 @@ func TestBadInputOneLineExit2(t *testing.T) {
 		{"bad duration flag", []string{"--push.interval=5x", "--once"}, []string{"--push.interval", "5x"}},
 		{"bad url flag", []string{"--push.url=ftp://x", "--once"}, []string{`push.url: "ftp://x" has scheme "ftp" (allowed: http, https)`}},
 		{"missing config file", []string{"--config.file=" + filepath.Join(dir, "nope.yml")}, []string{"reading config file", "nope.yml"}},
-		{"bad collector", []string{"--config.file=" + write("c.yml", "collectors:\n  enable: [wifii]\n"), "--check-config"}, []string{"c.yml:2: collectors.enable: unknown collector \"wifii\""}},
+		{"bad collector", []string{"--config.file=" + write("c.yml", "collectors:\n  enable: [wifii]\n"), "--check-config"}, []string{"c.yml:2: collectors.enable[0]: unknown collector \"wifii\""}},
 		{"not yaml", []string{"--config.file=" + write("n.yml", "push: [\n"), "--check-config"}, []string{"n.yml:"}},
 	}
 	for _, tc := range tests {
