@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/davidbyttow/govips/v2/vips"
+)
+
+// load opens the source lazily, plans the geometry in displayed (oriented)
+// coordinates and, for JPEG, reopens it with the largest DCT shrink-on-load
+// factor that still leaves at least the planned pixels: decoding at 1/2 or
+// 1/4 size is most of the saving (libvips' thumbnail call skips it for a
+// 2.95x reduction).
+func (p *Pipeline) load(s *state) error {
+	img, err := vips.LoadImageFromBuffer(s.src, vips.NewImportParams())
+	if err != nil {
+		return vipsErr(err)
+	}
+	if img.Width() != s.header.Width || img.Height() != s.header.Height {
+		img.Close()
+		return &SourceError{Msg: "source image header disagrees with its data"}
+	}
+	s.orient = img.Orientation()
+	if s.orient < 1 || s.orient > 8 {
+		s.orient = 1
+	}
+	w, h := img.Width(), img.Height()
+	if transposes(s.orient) {
+		w, h = h, w
+	}
+	s.plan = MakePlan(w, h, s.opts)
+	shrink := s.shrinkFactor()
+	if shrink == 1 {
+		s.img = img
+		return nil
+	}
+	img.Close()
+	ip := vips.NewImportParams()
+	ip.JpegShrinkFactor.Set(shrink)
+	if s.img, err = vips.LoadImageFromBuffer(s.src, ip); err != nil {
+		return vipsErr(err)
+	}
+	return nil
+}
+
+// shrinkFactor picks 8, 4, 2 or 1 for a JPEG source.
+func (s *state) shrinkFactor() int {
+	if s.header.Format != "jpeg" {
+		return 1
+	}
+	c := s.plan.Crop
+	sw, sh := s.plan.ScaleW, s.plan.ScaleH
+	if transposes(s.orient) {
+		sw, sh = sh, sw
+		c.W, c.H = c.H, c.W
+	}
+	f := min(float64(c.W)/float64(sw), float64(c.H)/float64(sh))
+	for _, k := range []int{8, 4, 2} {
+		if f >= float64(k) {
+			return k
+		}
+	}
+	return 1
+}
+
+func checkSize(img *vips.ImageRef, w, h int) error {
+	if img.Width() != w || img.Height() != h {
+		return fmt.Errorf("image is %dx%d, want %dx%d", img.Width(), img.Height(), w, h)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+// Package pipeline turns a source image and normalized parameters into an
+// encoded image with libvips. The work is a list of small steps, each
+// returning early when its option is unset, with a context check between
+// steps; limits are checked from the header before any pixel is decoded.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/hostpush/hostpush/imageserver/params"
+)
+
+// Config bounds the work one transform may do.
+type Config struct {
+	// MaxSourcePixels is the largest width*height of a source, checked from
+	// its header before decoding.
+	MaxSourcePixels int64
+}
+
+// DefaultConfig returns the limits used when none are configured.
+func DefaultConfig() Config { return Config{MaxSourcePixels: 50_000_000} }
+
+// Validate reports a Config that cannot work.
+func (c Config) Validate() error {
+	if c.MaxSourcePixels < 1 {
+		return fmt.Errorf("max source pixels must be at least 1, got %d", c.MaxSourcePixels)
+	}
+	return nil
+}
+
+// SourceError is a problem with the source file; its message is safe to
+// show to clients.
+type SourceError struct{ Msg string }
+
+func (e *SourceError) Error() string { return e.Msg }
+
+// ErrCorrupt is wrapped by errors that libvips reports while decoding.
+var ErrCorrupt = &SourceError{Msg: "source image is corrupt or truncated"}
+
+// Observer receives the duration of each step. Implementations must be safe
+// for concurrent use.
+type Observer interface {
+	ObserveStep(step string, d time.Duration)
+}
+
+// Result is an encoded image.
+type Result struct {
+	Body        []byte
+	ContentType string
+	Width       int
+	Height      int
+}
+
+// Pipeline runs transforms. It is safe for concurrent use; callers bound
+// the concurrency (admission control), not the pipeline.
+type Pipeline struct {
+	cfg Config
+	obs Observer
+	log *slog.Logger
+}
+
+// New returns a Pipeline after starting libvips (once per process).
+func New(cfg Config, obs Observer, log *slog.Logger) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pipeline config: %w", err)
+	}
+	Startup(log)
+	return &Pipeline{cfg: cfg, obs: obs, log: log}, nil
+}
+
+var startOnce sync.Once
+
+// Startup starts libvips tuned for a server that runs about one transform
+// per core: one libvips worker thread per transform (the server's admission
+// control supplies the parallelism), no operation cache (the server caches
+// results), few malloc arenas (glibc's default of 8 per core inflates RSS
+// with many short-lived large buffers).
+func Startup(log *slog.Logger) {
+	startOnce.Do(func() {
+		limitMallocArenas(2)
+		vips.LoggingSettings(func(domain string, level vips.LogLevel, msg string) {
+			log.Warn("libvips message", "domain", domain, "msg", msg)
+		}, vips.LogLevelWarning)
+		vips.Startup(&vips.Config{ConcurrencyLevel: 1, MaxCacheFiles: 0, MaxCacheMem: 0, MaxCacheSize: 0})
+	})
+}
+
+// state is what the steps share while one transform runs.
+type state struct {
+	src     []byte
+	opts    params.Options
+	format  params.Format
+	header  Header
+	orient  int
+	plan    Plan
+	img     *vips.ImageRef
+	result  Result
+	cleanup []*vips.ImageRef
+}
+
+type step struct {
+	name string
+	run  func(p *Pipeline, s *state) error
+}
+
+// steps is the pipeline, in order.
+var steps = []step{
+	{"probe", (*Pipeline).probe},
+	{"load", (*Pipeline).load},
+	{"crop", (*Pipeline).crop},
+	{"resize", (*Pipeline).resize},
+	{"orient", (*Pipeline).orient},
+	{"colour", (*Pipeline).colour},
+	{"render", (*Pipeline).render},
+	{"entropy", (*Pipeline).entropy},
+	{"blur", (*Pipeline).blur},
+	{"flip", (*Pipeline).flip},
+	{"fill", (*Pipeline).fill},
+	{"encode", (*Pipeline).encode},
+}
+
+// Process transforms src as opts says and encodes it as fm. libvips is lazy:
+// decoding, cropping, resizing, rotating and colour conversion happen in
+// "render", which computes them into memory; blur and the rest in "encode".
+func (p *Pipeline) Process(ctx context.Context, src []byte, opts params.Options, fm params.Format) (res Result, err error) {
+	s := &state{src: src, opts: opts, format: fm}
+	defer func() {
+		if s.img != nil {
+			s.img.Close()
+		}
+		for _, im := range s.cleanup {
+			im.Close()
+		}
+	}()
+	for _, st := range steps {
+		if err := ctx.Err(); err != nil {
+			return Result{}, fmt.Errorf("before %s: %w", st.name, err)
+		}
+		start := time.Now()
+		err := st.run(p, s)
+		if p.obs != nil {
+			p.obs.ObserveStep(st.name, time.Since(start))
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", st.name, err)
+		}
+	}
+	return s.result, nil
+}
+
+// vipsErr turns a libvips error, which follows from the source bytes here,
+// into the public corrupt-source error while keeping the detail for logs.
+func vipsErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *SourceError
+	if errors.As(err, &se) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", ErrCorrupt, err)
+}

@@ -1,0 +1,327 @@
+// Package imageserver serves imgix-style image URLs: it verifies and parses
+// the parameters, answers from a byte-bounded result cache (collapsing
+// identical requests in flight), admits transforms through a bounded queue
+// and runs them through the libvips pipeline.
+//
+//	request ─► params + signature ─► cache (collapse) ─► admission ─► pipeline ─► response
+package imageserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hostpush/hostpush/imageserver/admission"
+	"github.com/hostpush/hostpush/imageserver/cache"
+	"github.com/hostpush/hostpush/imageserver/params"
+	"github.com/hostpush/hostpush/imageserver/pipeline"
+)
+
+// Version and Revision are set at build time (-ldflags -X).
+var (
+	Version  = "dev"
+	Revision = "unknown"
+)
+
+// pipelineVersion changes the ETags and cache keys when the pipeline's
+// output for the same request changes.
+const pipelineVersion = "1"
+
+// Config is the server's configuration.
+type Config struct {
+	ImagesDir        string        `yaml:"images_dir"`
+	Prefix           string        `yaml:"prefix"`
+	CacheSize        int64         `yaml:"cache_size"`
+	MaxAge           time.Duration `yaml:"max_age"`
+	SignToken        string        `yaml:"-"` // read from a file by cmd/imageserver
+	MaxSourceBytes   int64         `yaml:"max_source_bytes"`
+	TransformTimeout time.Duration `yaml:"transform_timeout"`
+	Admission        admission.Config
+	Pipeline         pipeline.Config
+}
+
+// DefaultConfig returns the defaults for a machine with cores CPUs.
+func DefaultConfig(cores int) Config {
+	w := max(1, cores)
+	return Config{
+		Prefix:           "/assets/images",
+		CacheSize:        256 << 20,
+		MaxAge:           365 * 24 * time.Hour,
+		MaxSourceBytes:   64 << 20,
+		TransformTimeout: 10 * time.Second,
+		Admission:        admission.Config{Workers: w, QueueSize: 8 * w, Timeout: time.Second},
+		Pipeline:         pipeline.DefaultConfig(),
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ImagesDir == "" {
+		errs = append(errs, errors.New("images dir must be set"))
+	}
+	if !strings.HasPrefix(c.Prefix, "/") || strings.HasSuffix(c.Prefix, "/") && c.Prefix != "/" {
+		errs = append(errs, fmt.Errorf("images prefix %q must start with / and not end with /", c.Prefix))
+	}
+	if c.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("cache size must be 0 or more bytes, got %d", c.CacheSize))
+	}
+	if c.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("cache max-age must be 0 or more, got %s", c.MaxAge))
+	}
+	if c.MaxSourceBytes < 1 {
+		errs = append(errs, fmt.Errorf("max source bytes must be at least 1, got %d", c.MaxSourceBytes))
+	}
+	if c.TransformTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("transform timeout must be positive, got %s", c.TransformTimeout))
+	}
+	errs = append(errs, c.Admission.Validate(), c.Pipeline.Validate())
+	return errors.Join(errs...)
+}
+
+// Server is the HTTP handler of the image server.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	root  *os.Root
+	pipe  *pipeline.Pipeline
+	adm   *admission.Controller
+	cache *cache.Cache
+	m     *metrics
+	mux   http.Handler
+}
+
+// New opens the image directory and builds the server; its metrics go to reg.
+func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	root, err := os.OpenRoot(cfg.ImagesDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening images dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, root: root}
+	if s.adm, err = admission.New(cfg.Admission); err != nil {
+		return nil, err
+	}
+	if s.cache, err = cache.New(cfg.CacheSize); err != nil {
+		return nil, err
+	}
+	s.m = newMetrics(reg, s)
+	if s.pipe, err = pipeline.New(cfg.Pipeline, s.m, log.With("component", "pipeline")); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.mux = mux
+	return s, nil
+}
+
+// Close waits for transforms in flight and closes the image directory.
+func (s *Server) Close() error {
+	s.cache.Wait()
+	return s.root.Close()
+}
+
+// ServeHTTP routes image URLs to the image handler (without ServeMux's path
+// cleaning, so that traversal attempts reach os.Root and are refused there)
+// and the rest to /metrics and /healthz.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/metrics" || r.URL.Path == "/healthz" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w, code: 200}
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.m.panics.Inc()
+			s.log.Error("panic serving request", "path", r.URL.Path, "err", p)
+			if !sw.wrote {
+				s.writeError(sw, r, errInternal)
+			}
+		}
+		s.m.requests.WithLabelValues(strconv.Itoa(sw.code)).Inc()
+		s.m.duration.Observe(time.Since(start).Seconds())
+	}()
+	name, ok := strings.CutPrefix(r.URL.Path, strings.TrimSuffix(s.cfg.Prefix, "/")+"/")
+	if !ok {
+		http.NotFound(sw, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		sw.Header().Set("Allow", "GET, HEAD")
+		http.Error(sw, "method not allowed; allowed: GET, HEAD", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := s.serveImage(sw, r, name); err != nil {
+		s.writeError(sw, r, err)
+	}
+}
+
+func (s *Server) serveImage(w http.ResponseWriter, r *http.Request, name string) error {
+	if s.cfg.SignToken != "" {
+		if err := params.Verify(s.cfg.SignToken, r.URL.EscapedPath(), r.URL.RawQuery); err != nil {
+			return err
+		}
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return &httpError{code: 400, reason: "bad_request", msg: "query string is malformed; use name=value pairs joined by &"}
+	}
+	opts, err := params.Parse(q)
+	if err != nil {
+		return err
+	}
+	src, err := s.stat(name)
+	if err != nil {
+		return err
+	}
+	fm, vary := negotiate(opts, name, r.Header.Get("Accept"))
+	key := strings.Join([]string{pipelineVersion, src.name, strconv.FormatInt(src.modTime.UnixNano(), 10),
+		strconv.FormatInt(src.size, 10), opts.Canonical(fm)}, "|")
+	sum := sha256.Sum256([]byte(key))
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.MaxAge.Seconds())))
+	h.Set("Last-Modified", src.modTime.UTC().Format(http.TimeFormat))
+	if vary {
+		h.Set("Vary", "Accept")
+	}
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+		s.m.hits.Inc()
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	e, ok := s.cache.Get(key)
+	if ok {
+		s.m.hits.Inc()
+	} else {
+		s.m.misses.Inc()
+		var shared bool
+		e, shared, err = s.cache.Do(r.Context(), key, func(ctx context.Context) (*cache.Entry, error) {
+			return s.transform(ctx, src, opts, fm)
+		})
+		if shared {
+			s.m.collapsed.Inc()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	h.Set("Content-Type", e.ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(e.Body)
+	}
+	return nil
+}
+
+// transform waits for a worker, then reads and transforms the source. The
+// source is read only once a worker is free, so waiting requests hold no
+// image memory.
+func (s *Server) transform(ctx context.Context, src source, opts params.Options, fm params.Format) (*cache.Entry, error) {
+	release, waited, err := s.adm.Acquire(ctx)
+	s.m.queueWait.Observe(waited.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransformTimeout)
+	defer cancel()
+	b, err := s.read(src)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.pipe.Process(ctx, b, opts, fm)
+	if err != nil {
+		return nil, fmt.Errorf("transforming %s: %w", src.name, err)
+	}
+	return &cache.Entry{Body: res.Body, ContentType: res.ContentType}, nil
+}
+
+// negotiate picks the output format: fm wins; else auto=format picks WebP
+// when the client accepts it (and the response varies by Accept); else the
+// source's format as its file extension says, JPEG for others.
+func negotiate(o params.Options, name, accept string) (params.Format, bool) {
+	if o.Format != "" {
+		return o.Format, false
+	}
+	if o.AutoFormat {
+		if acceptsWebP(accept) {
+			return params.FormatWebP, true
+		}
+		return sourceFormat(name), true
+	}
+	return sourceFormat(name), false
+}
+
+func sourceFormat(name string) params.Format {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".png":
+		return params.FormatPNG
+	case ".webp":
+		return params.FormatWebP
+	}
+	return params.FormatJPEG
+}
+
+func acceptsWebP(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, p, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(mt), "image/webp") {
+			return !strings.Contains(strings.ReplaceAll(p, " ", ""), "q=0") || strings.Contains(p, "q=0.")
+		}
+	}
+	return false
+}
+
+// etagMatch implements If-None-Match's weak comparison.
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// statusWriter remembers the status code for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
