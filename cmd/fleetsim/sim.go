@@ -1,0 +1,398 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/agent/remotewrite"
+	"github.com/hostpush/hostpush/internal/procs"
+)
+
+// gather is the recorded gather every simulated host pushes.
+type gather struct {
+	families []*dto.MetricFamily
+	series   int
+	pgBody   []byte // protobuf-delimited, as hostpush PUTs it
+}
+
+func parseGather(text []byte) (*gather, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	m, err := p.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		return nil, fmt.Errorf("parsing the gather: %w", err)
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	g := &gather{}
+	var body bytes.Buffer
+	enc := expfmt.NewEncoder(&body, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	for _, n := range names {
+		g.families = append(g.families, m[n])
+		if err := enc.Encode(m[n]); err != nil {
+			return nil, fmt.Errorf("encoding %s: %w", n, err)
+		}
+	}
+	g.series = agent.CountSeries(g.families)
+	g.pgBody = body.Bytes()
+	if g.series == 0 {
+		return nil, fmt.Errorf("the gather holds no series")
+	}
+	return g, nil
+}
+
+// result is one run: one receiver, one fleet size.
+type result struct {
+	receiver   string
+	hosts      int
+	elapsed    time.Duration
+	pushes     int
+	errors     int
+	firstErr   string
+	lat        []time.Duration // every push, failed ones included
+	cpu        time.Duration   // receiver CPU during the run
+	selfCPU    time.Duration   // fleetsim's own CPU during the run
+	peakRSS    int64           // receiver VmHWM, bytes
+	samples    int             // samples accepted
+	stored     int             // series stored (VictoriaMetrics), -1 unknown
+	scrape     time.Duration   // one GET /metrics of the Pushgateway after the run
+	scrapeSize int
+	load       string // /proc/loadavg 1-minute figure at the end: how busy the machine was
+}
+
+func (r *result) record(d time.Duration, err error, series int) {
+	r.pushes++
+	r.lat = append(r.lat, d)
+	if err != nil {
+		r.errors++
+		if r.firstErr == "" {
+			r.firstErr = err.Error()
+		}
+		return
+	}
+	r.samples += series
+}
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), r.lat...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func (r result) summary() string {
+	return fmt.Sprintf("%s hosts=%d pushes=%d errors=%d p50=%s p90=%s p99=%s max=%s cpu=%.2fs/s rss=%dMiB",
+		r.receiver, r.hosts, r.pushes, r.errors, r.pct(0.5).Round(100*time.Microsecond), r.pct(0.9).Round(100*time.Microsecond),
+		r.pct(0.99).Round(100*time.Microsecond), r.pct(1).Round(100*time.Microsecond),
+		r.cpu.Seconds()/r.elapsed.Seconds(), r.peakRSS>>20)
+}
+
+// simulate starts a fresh receiver, lets n hosts push on the cadence with
+// start offsets spread over one interval, and measures.
+func simulate(ctx context.Context, o *options, g *gather, recv string, n int) (result, error) {
+	res := result{receiver: recv, hosts: n, stored: -1}
+	addr, err := procs.FreeAddr()
+	if err != nil {
+		return res, err
+	}
+	out := io.Discard
+	if o.logDir != "" {
+		f, err := os.Create(filepath.Join(o.logDir, fmt.Sprintf("%s-%d.log", recv, n)))
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		out = f
+	}
+	p, err := startReceiver(ctx, recv, addr, out)
+	if err != nil {
+		return res, err
+	}
+	defer p.Stop(30 * time.Second)
+
+	client := &http.Client{Timeout: o.timeout, Transport: &http.Transport{
+		MaxIdleConns: n + 10, MaxIdleConnsPerHost: n + 10, IdleConnTimeout: 2 * o.interval, DisableCompression: true,
+	}}
+	defer client.CloseIdleConnections()
+
+	// Every host pushes once during the warm-up (creating its group or
+	// series); the measurement covers the steady state after it.
+	start := time.Now()
+	measureFrom := start.Add(o.warmup)
+	runCtx, cancel := context.WithDeadline(ctx, measureFrom.Add(o.duration))
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			h := &host{name: fmt.Sprintf("host-%04d", i), recv: recv, addr: addr, client: client, g: g, enc: remotewrite.NewEncoder(nil)}
+			offset := o.interval * time.Duration(i) / time.Duration(n)
+			if !sleepCtx(runCtx, offset) {
+				return
+			}
+			tick := time.NewTicker(o.interval)
+			defer tick.Stop()
+			for {
+				began := time.Now()
+				d, err := h.push()
+				if began.After(measureFrom) {
+					mu.Lock()
+					res.record(d, err, g.series)
+					mu.Unlock()
+				}
+				select {
+				case <-runCtx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		})
+	}
+	sleepCtx(ctx, time.Until(measureFrom))
+	cpu0, err := procCPU(p.Pid())
+	if err != nil {
+		return res, err
+	}
+	self0, _ := procCPU(os.Getpid())
+	wg.Wait()
+	res.elapsed = time.Since(measureFrom)
+	cpu1, err := procCPU(p.Pid())
+	if err != nil {
+		return res, err
+	}
+	self1, _ := procCPU(os.Getpid())
+	res.cpu, res.selfCPU = cpu1-cpu0, self1-self0
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.load = strings.Fields(string(b))[0]
+	}
+	if res.peakRSS, err = procHWM(p.Pid()); err != nil {
+		return res, err
+	}
+	switch recv {
+	case "victoria-metrics":
+		res.stored = vmSeriesCount(addr)
+	case "pushgateway":
+		res.scrape, res.scrapeSize = timeGet("http://" + addr + "/metrics")
+	}
+	return res, nil
+}
+
+func startReceiver(ctx context.Context, recv, addr string, out io.Writer) (*procs.Proc, error) {
+	switch recv {
+	case "pushgateway":
+		return procs.StartPushgateway(ctx, addr, out)
+	case "victoria-metrics":
+		bin, err := procs.LookPath("victoria-metrics", "victoria-metrics")
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp("", "fleetsim-vm-")
+		if err != nil {
+			return nil, err
+		}
+		p, err := procs.Start("victoria-metrics", bin, []string{"-storageDataPath=" + dir, "-httpListenAddr=" + addr,
+			"-search.latencyOffset=0s", "-loggerLevel=ERROR"}, out)
+		if err != nil {
+			return nil, err
+		}
+		go func() { <-p.Done(); os.RemoveAll(dir) }()
+		wctx, cancel := context.WithTimeout(ctx, procs.StartTimeout)
+		defer cancel()
+		if err := procs.WaitHTTP(wctx, p, "http://"+addr+"/health"); err != nil {
+			p.Stop(5 * time.Second)
+			return nil, err
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("unknown receiver %q", recv)
+}
+
+// host is one simulated hostpush.
+type host struct {
+	name, recv, addr string
+	client           *http.Client
+	g                *gather
+	enc              *remotewrite.Encoder
+}
+
+// push sends one gather the way hostpush does: a PUT of the group to the
+// Pushgateway, or one remote_write request stamped now.
+func (h *host) push() (time.Duration, error) {
+	start := time.Now()
+	var req *http.Request
+	switch h.recv {
+	case "pushgateway":
+		req, _ = http.NewRequest(http.MethodPut, "http://"+h.addr+"/metrics/job/host-stats/instance/"+h.name, bytes.NewReader(h.g.pgBody))
+		req.Header.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeProtoDelim)))
+	default:
+		b := &agent.Batch{Time: start, Grouping: []agent.Label{{Name: "instance", Value: h.name}},
+			Groups: []agent.Group{{Job: "host-stats", Families: h.g.families}}}
+		body, _ := h.enc.Encode(b)
+		req, _ = http.NewRequest(http.MethodPost, "http://"+h.addr+"/api/v1/write", bytes.NewReader(body))
+		remotewrite.SetHeaders(req.Header)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return time.Since(start), err
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if resp.StatusCode/100 != 2 {
+		return d, fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(msg)))
+	}
+	return d, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// procCPU is user+system CPU time of pid from /proc/<pid>/stat (fields 14
+// and 15, in clock ticks of 1/100 s on Linux).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond, nil
+}
+
+// procHWM is the peak resident set size (VmHWM) of pid.
+func procHWM(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
+}
+
+func vmSeriesCount(addr string) int {
+	c := &http.Client{Timeout: 30 * time.Second}
+	if resp, err := c.Get("http://" + addr + "/internal/force_flush"); err == nil {
+		resp.Body.Close()
+	}
+	resp, err := c.Get("http://" + addr + "/api/v1/series/count")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var r struct{ Data []int }
+	if json.NewDecoder(resp.Body).Decode(&r) != nil || len(r.Data) == 0 {
+		return -1
+	}
+	return r.Data[0]
+}
+
+func timeGet(url string) (time.Duration, int) {
+	c := &http.Client{Timeout: 60 * time.Second}
+	start := time.Now()
+	resp, err := c.Get(url)
+	if err != nil {
+		return -1, 0
+	}
+	defer resp.Body.Close()
+	n, _ := io.Copy(io.Discard, resp.Body)
+	return time.Since(start), int(n)
+}
+
+func numCPU() int { return runtime.NumCPU() }
+
+func printTable(w io.Writer, rs []result) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| receiver | hosts | pushes | errors | p50 ms | p99 ms | receiver CPU s/s | receiver peak RSS MiB | samples/s accepted | series stored | fleetsim CPU s/s | load avg | PG /metrics scrape |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	for _, r := range rs {
+		sec := r.elapsed.Seconds()
+		stored, scrape := "-", "-"
+		if r.stored >= 0 {
+			stored = strconv.Itoa(r.stored)
+		}
+		if r.receiver == "pushgateway" {
+			scrape = fmt.Sprintf("%.2f s, %.1f MB", r.scrape.Seconds(), float64(r.scrapeSize)/1e6)
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %.1f | %.1f | %.3f | %.0f | %.0f | %s | %.3f | %s | %s |\n",
+			r.receiver, r.hosts, r.pushes, r.errors, ms(r.pct(0.5)), ms(r.pct(0.99)), r.cpu.Seconds()/sec,
+			float64(r.peakRSS)/(1<<20), float64(r.samples)/sec, stored, r.selfCPU.Seconds()/sec, r.load, scrape)
+	}
+	for _, r := range rs {
+		if r.firstErr != "" {
+			fmt.Fprintf(w, "\nfirst error, %s with %d hosts: %s", r.receiver, r.hosts, r.firstErr)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// printBreakpoints names, per receiver, the largest fleet that pushed
+// without errors and with p99 under a fifth of the push timeout, and the
+// first that did not.
+func printBreakpoints(w io.Writer, rs []result, o *options) {
+	fmt.Fprintln(w)
+	for _, recv := range o.receivers {
+		ok, bad := 0, 0
+		for _, r := range rs {
+			if r.receiver != recv {
+				continue
+			}
+			healthy := r.errors == 0 && r.pct(0.99) < o.timeout/5
+			if healthy && bad == 0 {
+				ok = r.hosts
+			} else if !healthy && bad == 0 {
+				bad = r.hosts
+			}
+		}
+		switch {
+		case bad == 0:
+			fmt.Fprintf(w, "%s: kept up with every fleet size tried (largest %d hosts)\n", recv, ok)
+		default:
+			fmt.Fprintf(w, "%s: kept up to %d hosts; at %d hosts errors or p99 >= %s (a fifth of the push timeout)\n", recv, ok, bad, o.timeout/5)
+		}
+	}
+}
