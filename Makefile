@@ -43,20 +43,15 @@ bench-agent: build ## hostpush vs node_exporter + curl script, each with its own
 	@packaging/install-deps.sh bench
 	$(GO) run ./cmd/agentbench --out=out/bench-agent.txt $(BENCH_ARGS)
 
-lint: ## gofmt and go vet
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
-	$(GO) vet ./...
-
-clean: ## remove build output
 .PHONY: bench-fleet
 bench-fleet: build ## fleet simulation: N hosts push a real gather every 5 s to a real Pushgateway and to VictoriaMetrics (remote_write); latency, errors, receiver CPU and RSS (out/bench-fleet.txt, ~8 min)
 	@packaging/install-deps.sh test
 	@mkdir -p out
 	$(GO) run ./cmd/fleetsim --hosts=10,100,500,1000 --hosts.pushgateway=10,25,50,100,500,1000 --duration=30s $(BENCH_ARGS) | tee out/bench-fleet.txt
 
-bench-imageserver: build ## imageserver: pipeline step benchmarks, then 60 s vegeta load runs of four scenarios on a real 12 MP photo (out/bench-imageserver.txt, ~6 min)
-	@mkdir -p out
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./imageserver/pipeline/ | tee out/bench-imageserver-pipeline.txt
-	$(GO) run ./imageserver/loadbench --server=bin/imageserver --out=out/bench-imageserver.txt $(BENCH_ARGS)
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
 
+clean: ## remove build output
 	rm -rf bin dist
