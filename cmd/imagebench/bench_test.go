@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBustQueryDistinct(t *testing.T) {
+	tests := []struct {
+		name, query string
+		n           int
+	}{
+		{"seed scenario", "fit=crop&w=1024&h=1024&crop=center&blur=4", 25600},
+		{"no dimensions", "blur=4", 25},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := map[string]bool{}
+			for i := range uint64(tc.n) {
+				q, _ := url.ParseQuery(tc.query)
+				q = bustQuery(q, i)
+				q.Del("cb") // distinct even for a server that drops unknown parameters
+				if v, _ := strconv.Atoi(q.Get("q")); v < 1 || v > 100 {
+					t.Fatalf("request %d: q=%d outside 1-100", i, v)
+				}
+				seen[q.Encode()] = true
+			}
+			if len(seen) != tc.n {
+				t.Errorf("%d distinct transforms in %d requests, want all distinct", len(seen), tc.n)
+			}
+		})
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	var lat []time.Duration
+	for i := 1; i <= 100; i++ {
+		lat = append(lat, time.Duration(i)*time.Millisecond)
+	}
+	for q, want := range map[float64]time.Duration{0.5: 50 * time.Millisecond, 0.99: 99 * time.Millisecond, 1: 100 * time.Millisecond, 0: time.Millisecond} {
+		if got := quantile(lat, q); got != want {
+			t.Errorf("quantile(%v) = %s, want %s", q, got, want)
+		}
+	}
+	if got := quantile(nil, 0.5); got != 0 {
+		t.Errorf("quantile(empty) = %s", got)
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rate=0"}, "--rate=0: want 1 to 100000"},
+		{[]string{"--duration=10ms"}, "--duration=10ms: want at least 1s"},
+		{[]string{"--url=images/x.jpg"}, "a path must start with /"},
+		{[]string{"--url=ftp://h/x"}, "scheme must be http or https"},
+		{[]string{"--server.url=localhost:3002"}, "want a base URL"},
+		{[]string{"--server.pid=5"}, "--server.pid: only with --server.url"},
+		{[]string{"--name=../x"}, "want a plain folder name"},
+		{[]string{"--plot.format=gif"}, "plot.format"},
+		{[]string{"--urls.file=/nonexistent"}, "--urls.file"},
+	}
+	for _, tc := range tests {
+		_, err := parseFlags(tc.args, io.Discard)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseFlags(%v) = %v, want a usage error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestReadProcSelf(t *testing.T) {
+	s, err := readProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RSS <= 0 || s.PeakRSS < s.RSS || s.CPU < 0 {
+		t.Errorf("readProc(self) = %+v, want RSS > 0, peak >= RSS", s)
+	}
+}
+
+// TestRunAgainstServer attacks a local server (standing in for the image
+// server; the real one is exercised by make bench), sampling this test
+// process as "the server", and checks the report and the plot files.
+func TestRunAgainstServer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("cb") == "7" {
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return
+		}
+		time.Sleep(3 * time.Millisecond)
+		w.Write(bytes.Repeat([]byte{0xff}, 1000))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	for _, format := range []string{"png", "svg"} {
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), []string{"--name=t" + format, "--rate=20", "--duration=2s", "--cache-bust",
+			"--server.url=" + srv.URL, "--server.pid=" + strconv.Itoa(os.Getpid()), "--output.dir=" + dir,
+			"--plot.format=" + format, "--sample.interval=50ms"}, &stdout, &stderr)
+		if err != nil {
+			t.Fatalf("run() = %v\n%s", err, stderr.String())
+		}
+		out := stdout.String()
+		for _, want := range []string{"[0s,", "20ms]", "[10s,", "+Inf]", "Requests 40", "success 97.50%",
+			"codes 200:39 503:1", "p50 ", "p99 ", "max ", "Server   CPU", "peak RSS"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: report lacks %q:\n%s", format, want, out)
+			}
+		}
+		if !strings.Contains(stderr.String(), "40 done") {
+			t.Errorf("%s: no progress line with the final count in stderr:\n%s", format, stderr.String())
+		}
+		for _, name := range []string{"latency", "histogram", "server"} {
+			path := filepath.Join(dir, "t"+format, name+"."+format)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch format {
+			case "png":
+				if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+					t.Errorf("%s: not a PNG: %v", path, err)
+				}
+			case "svg":
+				if !bytes.Contains(b, []byte("<svg")) {
+					t.Errorf("%s: not an SVG", path)
+				}
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "t"+format, "summary.txt")); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -1,0 +1,25 @@
+// Command imagebench load-tests the image server the way the seed
+// experiment did (vegeta at a constant rate on one URL), optionally starting
+// bin/imageserver itself with a sample photo, and prints the latency
+// histogram, quantiles, success ratio and the server's CPU and peak RSS. It
+// leaves plots of latency over time, the histogram, and the server's CPU and
+// memory over the run in an output folder.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "imagebench:", err)
+		stop()
+		os.Exit(exitCode(err))
+	}
+}
