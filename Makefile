@@ -49,6 +49,11 @@ bench-fleet: build ## fleet simulation: N hosts push a real gather every 5 s to 
 	@mkdir -p out
 	$(GO) run ./cmd/fleetsim --hosts=10,100,500,1000 --hosts.pushgateway=10,25,50,100,500,1000 --duration=30s $(BENCH_ARGS) | tee out/bench-fleet.txt
 
+.PHONY: bench
+bench: build ## the seed scenario (50 req/s, 60 s, seed URL) cached and uncached with cmd/imagebench; plots under out/bench/ (~2.5 min)
+	$(GO) run ./cmd/imagebench --name=cached --rate=50 --duration=60s --output.dir=out/bench $(BENCH_ARGS)
+	$(GO) run ./cmd/imagebench --name=uncached --cache-bust --rate=50 --duration=60s --output.dir=out/bench $(BENCH_ARGS)
+
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
