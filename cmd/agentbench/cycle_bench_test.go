@@ -1,0 +1,180 @@
+package main
+
+// Benchmarks of one hostpush cycle in-process, to see where its CPU and
+// allocations go: the node_exporter collectors each alone (the floor),
+// the registry gather, the protobuf encoding, and the whole cycle
+// (gather, encode, PUT) against a real Pushgateway through agent.Loop and
+// the pushgateway sender, as bin/hostpush runs it. Run with -cpu 1, as
+// hostpush runs with GOMAXPROCS=1:
+//
+//	go test ./cmd/agentbench -run '^$' -bench . -cpu 1 -benchmem -cpuprofile cpu.prof
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/node_exporter/collector"
+
+	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/agent/pushgateway"
+	"github.com/hostpush/hostpush/collectors/node"
+	"github.com/hostpush/hostpush/internal/procs"
+)
+
+var (
+	setupOnce sync.Once
+	setupErr  error
+	benchReg  *prometheus.Registry
+	benchNode *collector.NodeCollector
+)
+
+// setup builds hostpush's registry with its default collectors once per
+// test binary: node_exporter's flags live on kingpin's global command line
+// and can be parsed only once.
+func setup(b *testing.B) *prometheus.Registry {
+	b.Helper()
+	setupOnce.Do(func() {
+		noDefaults := false
+		if setupErr = node.Parse(node.WithExtras(nil), &noDefaults); setupErr != nil {
+			return
+		}
+		logger := slog.New(slog.DiscardHandler)
+		nc, err := node.New(logger, 2*time.Second, nil)
+		if err != nil {
+			setupErr = err
+			return
+		}
+		benchReg = prometheus.NewRegistry()
+		benchReg.MustRegister(nc, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		agent.NewMetrics(benchReg)
+		benchNode, setupErr = collector.NewNodeCollector(logger)
+	})
+	if setupErr != nil {
+		b.Fatal(setupErr)
+	}
+	return benchReg
+}
+
+// cpuMeter reports the process's CPU time (user + system, all threads) per
+// iteration: the benchmarks' ns/op is wall time, which on a loaded machine
+// and with collectors waiting on the kernel says little about CPU.
+func cpuMeter(b *testing.B) func() {
+	b.Helper()
+	start := processCPU(b)
+	return func() {
+		b.ReportMetric(float64(processCPU(b)-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	}
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCollector runs each node_exporter collector alone: their sum is
+// the floor of a cycle, whoever embeds them.
+func BenchmarkCollector(b *testing.B) {
+	setup(b)
+	names := make([]string, 0, len(benchNode.Collectors))
+	for n := range benchNode.Collectors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := benchNode.Collectors[n]
+		b.Run(n, func(b *testing.B) {
+			defer cpuMeter(b)()
+			for b.Loop() {
+				ch := make(chan prometheus.Metric, 64)
+				done := make(chan struct{})
+				go func() {
+					for range ch {
+					}
+					close(done)
+				}()
+				_ = c.Update(ch)
+				close(ch)
+				<-done
+			}
+		})
+	}
+}
+
+// BenchmarkGather is the registry's Gather: all collectors concurrently,
+// then client_golang turning the metrics into sorted families.
+func BenchmarkGather(b *testing.B) {
+	reg := setup(b)
+	defer cpuMeter(b)()
+	for b.Loop() {
+		if _, err := reg.Gather(); err != nil {
+			b.Logf("gather: %v", err)
+		}
+	}
+}
+
+// BenchmarkEncode is the protobuf encoding of one gather, as the
+// pushgateway sender does it.
+func BenchmarkEncode(b *testing.B) {
+	reg := setup(b)
+	fams, _ := reg.Gather()
+	var buf bytes.Buffer
+	defer cpuMeter(b)()
+	for b.Loop() {
+		buf.Reset()
+		enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeProtoDelim))
+		for _, f := range fams {
+			if err := enc.Encode(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes/push")
+}
+
+// BenchmarkCycle is one whole cycle of bin/hostpush: agent.Loop gathers,
+// the pushgateway sender encodes and PUTs to a real Pushgateway.
+func BenchmarkCycle(b *testing.B) {
+	reg := setup(b)
+	addr, err := procs.FreeAddr()
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw, err := procs.StartPushgateway(context.Background(), addr, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = gw.Stop(5 * time.Second) })
+	cfg := pushgateway.DefaultConfig()
+	cfg.URL = "http://" + addr
+	pusher, err := pushgateway.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	loop := agent.New(agent.Config{
+		Settings: agent.Settings{
+			Interval: 5 * time.Second, Timeout: 2 * time.Second, Job: "host-stats",
+			Grouping: []agent.Label{{Name: "instance", Value: "bench"}},
+			Senders:  []agent.Sender{pusher},
+		},
+		Host: reg, Logger: slog.New(slog.DiscardHandler),
+	})
+	ctx := context.Background()
+	defer cpuMeter(b)()
+	for b.Loop() {
+		if err := loop.Once(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
