@@ -20,6 +20,7 @@ type Settings struct {
 	Job      string        // job of the host group
 	Grouping []Label       // instance first, then extra grouping labels
 	Senders  []Sender
+	Sources  []Source // groups besides the host group, e.g. scrape targets
 }
 
 // Source contributes groups besides the host group on each tick, for
@@ -32,7 +33,6 @@ type Source interface {
 type Config struct {
 	Settings
 	Host     prometheus.Gatherer // the host group: collectors and own metrics
-	Sources  []Source
 	Metrics  *Metrics
 	Logger   *slog.Logger
 	Notifier Notifier // nil: no service manager
@@ -243,16 +243,24 @@ func (l *Loop) cycle(ctx context.Context, s Settings) cycleResult {
 func (l *Loop) gather(ctx context.Context, s Settings) *Batch {
 	begin := time.Now()
 	b := &Batch{Time: begin, Grouping: s.Grouping}
+	// Sources (scrape targets) run beside the collectors and must leave the
+	// push its timeout within the interval.
+	var extra []Group
+	var wg sync.WaitGroup
+	if len(s.Sources) > 0 {
+		gctx, cancel := context.WithTimeout(ctx, s.Interval-s.Timeout)
+		defer cancel()
+		wg.Go(func() {
+			for _, src := range s.Sources {
+				extra = append(extra, src.Gather(gctx)...)
+			}
+		})
+	}
 	fams, err := l.cfg.Host.Gather()
 	l.reportGather(err)
+	wg.Wait()
 	b.Groups = append(b.Groups, Group{Job: s.Job, Families: dropGo(fams)})
-	if len(l.cfg.Sources) > 0 {
-		gctx, cancel := context.WithTimeout(ctx, s.Interval-s.Timeout)
-		for _, src := range l.cfg.Sources {
-			b.Groups = append(b.Groups, src.Gather(gctx)...)
-		}
-		cancel()
-	}
+	b.Groups = append(b.Groups, extra...)
 	l.cfg.Metrics.gatherDur.Set(time.Since(begin).Seconds())
 	return b
 }

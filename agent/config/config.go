@@ -18,23 +18,36 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hostpush/hostpush/agent/pushgateway"
+	"github.com/hostpush/hostpush/agent/remotewrite"
 	"github.com/hostpush/hostpush/collectors/node"
+	"github.com/hostpush/hostpush/collectors/scrape"
 )
 
 // File is the whole configuration file.
 type File struct {
-	Push       pushgateway.Config `yaml:"push"`
-	Collectors node.Config        `yaml:"collectors"`
+	Push        pushgateway.Config   `yaml:"push"`
+	Collectors  node.Config          `yaml:"collectors"`
+	Scrape      []scrape.Target      `yaml:"scrape"`
+	RemoteWrite []remotewrite.Config `yaml:"remote_write"`
 }
+
+// DefaultScrape is the co-located image server, scraped when the file has
+// no scrape list; a target that is down costs one refused connection per
+// tick and shows as hostpush_scrape_success 0.
+var DefaultScrape = []scrape.Target{{Name: "imageserver", URL: "http://127.0.0.1:3002/metrics"}}
 
 // Default returns the configuration used when no file is given.
 func Default() File {
-	return File{Push: pushgateway.DefaultConfig()}
+	return File{Push: pushgateway.DefaultConfig(), Scrape: DefaultScrape}
 }
 
 // Validate checks every block and joins all problems; each names its key.
 func (f *File) Validate() error {
-	return errors.Join(f.Push.Validate(), f.Collectors.Validate())
+	errs := []error{f.Push.Validate(), f.Collectors.Validate(), scrape.ValidateAll(f.Scrape), remotewrite.ValidateList(f.RemoteWrite)}
+	if f.Push.Disabled && len(f.RemoteWrite) == 0 {
+		errs = append(errs, errors.New("push.disabled: true with no remote_write outputs leaves nothing to send to (allowed: false, or add remote_write)"))
+	}
+	return errors.Join(errs...)
 }
 
 // Load reads and validates the file at path on top of Default.
@@ -92,7 +105,7 @@ func sameLine(errs []error, e error) bool {
 
 var (
 	lineRe    = regexp.MustCompile(`^line (\d+): (.*)$`)
-	unknownRe = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	unknownRe = regexp.MustCompile(`^field (\S+) not found in (?:type )?(.+)$`)
 	castRe    = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
 )
 
@@ -101,31 +114,38 @@ var (
 func decodeError(name string, root *yaml.Node, err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := lineRe.FindStringSubmatch(msg); m != nil {
-			return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
-		}
-		return fmt.Errorf("%s: %s", name, msg)
+		// A syntax error, or one from a custom unmarshaler (which stops
+		// the decoding there).
+		return problem(name, root, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	var errs []error
 	for _, e := range te.Errors {
-		line, msg := "?", e
-		if m := lineRe.FindStringSubmatch(e); m != nil {
-			line, msg = m[1], m[2]
-		}
-		if m := unknownRe.FindStringSubmatch(msg); m != nil {
-			n, _ := strconv.Atoi(line)
-			where, keys := section(root, n, m[1])
-			msg = fmt.Sprintf("unknown key %q in %s", m[1], where)
-			if len(keys) > 0 {
-				msg += fmt.Sprintf(" (allowed: %s)", strings.Join(keys, ", "))
-			}
-		} else if m := castRe.FindStringSubmatch(msg); m != nil {
-			msg = fmt.Sprintf("%q is not a valid %s", m[2], describeType(m[3]))
-		}
-		errs = append(errs, fmt.Errorf("%s:%s: %s", name, line, msg))
+		errs = append(errs, problem(name, root, e))
 	}
 	return errors.Join(errs...)
+}
+
+// problem turns one of yaml.v3's "line N: ..." messages into
+// "name:N: ...", naming an unknown key's section and its allowed keys.
+func problem(name string, root *yaml.Node, e string) error {
+	line, msg := "", e
+	if m := lineRe.FindStringSubmatch(e); m != nil {
+		line, msg = m[1], m[2]
+	}
+	if m := unknownRe.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(line)
+		where, keys := section(root, n, m[1])
+		msg = fmt.Sprintf("unknown key %q in %s", m[1], where)
+		if len(keys) > 0 {
+			msg += fmt.Sprintf(" (allowed: %s)", strings.Join(keys, ", "))
+		}
+	} else if m := castRe.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("%q is not a valid %s", m[2], describeType(m[3]))
+	}
+	if line == "" {
+		return fmt.Errorf("%s: %s", name, msg)
+	}
+	return fmt.Errorf("%s:%s: %s", name, line, msg)
 }
 
 func describeType(goType string) string {

@@ -63,6 +63,9 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 			`t.yml:2: unknown key "intervall"`, `t.yml:3: push.url:`, `t.yml:5: collectors.enable[0]: unknown collector "nosuch"`}},
 		{"bad value not reported twice", "push:\n  interval: 5x\n", []string{`t.yml:2: "5x"`}},
 		{"not yaml", "push: [\n", []string{"t.yml:"}},
+		{"unknown key in a remote_write item", "remote_write:\n  - url: http://127.0.0.1:8428/api/v1/write\n    foo: 1\n", []string{`t.yml:3: unknown key "foo" in remote_write (allowed: `}},
+		{"scrape item", "scrape:\n  - {name: x, url: \"ftp://a\"}\n", []string{`t.yml:2: scrape[0].url: "ftp://a": scheme must be http or https`}},
+		{"nothing to send to", "push: {disabled: true}\n", []string{`t.yml:1: push.disabled: true with no remote_write outputs`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,12 +28,12 @@ func TestGroupPath(t *testing.T) {
 		grouping []agent.Label
 		want     string
 	}{
-		{"job and instance", "host-stats", []agent.Label{{"instance", "web1"}}, "/metrics/job/host-stats/instance/web1"},
-		{"extra labels in order", "host-stats", []agent.Label{{"instance", "web1"}, {"dc", "eu1"}}, "/metrics/job/host-stats/instance/web1/dc/eu1"},
-		{"slash needs base64", "host-stats", []agent.Label{{"instance", "a/b"}}, "/metrics/job/host-stats/instance@base64/YS9i"},
-		{"empty needs base64", "host-stats", []agent.Label{{"instance", ""}}, "/metrics/job/host-stats/instance@base64/="},
+		{"job and instance", "host-stats", []agent.Label{{Name: "instance", Value: "web1"}}, "/metrics/job/host-stats/instance/web1"},
+		{"extra labels in order", "host-stats", []agent.Label{{Name: "instance", Value: "web1"}, {Name: "dc", Value: "eu1"}}, "/metrics/job/host-stats/instance/web1/dc/eu1"},
+		{"slash needs base64", "host-stats", []agent.Label{{Name: "instance", Value: "a/b"}}, "/metrics/job/host-stats/instance@base64/YS9i"},
+		{"empty needs base64", "host-stats", []agent.Label{{Name: "instance", Value: ""}}, "/metrics/job/host-stats/instance@base64/="},
 		{"job with slash", "a/b", nil, "/metrics/job@base64/YS9i"},
-		{"other characters escaped", "host stats", []agent.Label{{"instance", "web?1"}}, "/metrics/job/host%20stats/instance/web%3F1"},
+		{"other characters escaped", "host stats", []agent.Label{{Name: "instance", Value: "web?1"}}, "/metrics/job/host%20stats/instance/web%3F1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,7 +49,7 @@ func FuzzGroupPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		p := GroupPath("j", []agent.Label{{"instance", v}})
+		p := GroupPath("j", []agent.Label{{Name: "instance", Value: v}})
 		rest, ok := strings.CutPrefix(p, "/metrics/job/j/instance")
 		if !ok {
 			t.Fatalf("path %q lost its prefix", p)
@@ -186,7 +186,7 @@ func TestPushToRealGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	batch := func(fams ...*dto.MetricFamily) *agent.Batch {
-		return &agent.Batch{Time: time.Now(), Grouping: []agent.Label{{"instance", "web/1"}, {"dc", ""}},
+		return &agent.Batch{Time: time.Now(), Grouping: []agent.Label{{Name: "instance", Value: "web/1"}, {Name: "dc", Value: ""}},
 			Groups: []agent.Group{{Job: "host-stats", Families: fams}}}
 	}
 	if err := p.Send(t.Context(), batch(gauge("a_metric", 1), gauge("b_metric", 2, "x", "y"))); err != nil {
@@ -254,7 +254,7 @@ func TestHangingGatewayHitsTimeout(t *testing.T) {
 	p, _ := New(c)
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	err := p.Send(ctx, &agent.Batch{Grouping: []agent.Label{{"instance", "h"}}, Groups: []agent.Group{{Job: "j", Families: []*dto.MetricFamily{gauge("a", 1)}}}})
+	err := p.Send(ctx, &agent.Batch{Grouping: []agent.Label{{Name: "instance", Value: "h"}}, Groups: []agent.Group{{Job: "j", Families: []*dto.MetricFamily{gauge("a", 1)}}}})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Send to a hanging gateway = %v, want a deadline error", err)
 	}
@@ -271,7 +271,7 @@ func TestServerErrorNamesStatusAndBody(t *testing.T) {
 	c := DefaultConfig()
 	c.URL = srv.URL
 	p, _ := New(c)
-	err := p.Send(t.Context(), &agent.Batch{Grouping: []agent.Label{{"instance", "h"}}, Groups: []agent.Group{{Job: "j", Families: []*dto.MetricFamily{gauge("a", 1)}}}})
+	err := p.Send(t.Context(), &agent.Batch{Grouping: []agent.Label{{Name: "instance", Value: "h"}}, Groups: []agent.Group{{Job: "j", Families: []*dto.MetricFamily{gauge("a", 1)}}}})
 	want := fmt.Sprintf("PUT %s/metrics/job/j/instance/h: status 500: storage full", srv.URL)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)

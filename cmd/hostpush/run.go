@@ -25,7 +25,6 @@ import (
 
 	"github.com/hostpush/hostpush/agent"
 	"github.com/hostpush/hostpush/agent/config"
-	"github.com/hostpush/hostpush/agent/pushgateway"
 	"github.com/hostpush/hostpush/collectors/node"
 )
 
@@ -141,12 +140,13 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.dryRun {
 		return dryRun(reg, stdout, logger)
 	}
-	settings, err := buildSettings(&file)
+	w := &wiring{logger: logger, reg: reg}
+	settings, err := w.build(file, true)
 	if err != nil {
 		return configError{err}
 	}
 	loop := agent.New(agent.Config{
-		Settings: settings, Host: reg, Metrics: metrics, Logger: logger,
+		Settings: settings, Host: prometheus.Gatherers{reg, &w.writers}, Metrics: metrics, Logger: logger,
 		Notifier: agent.SystemdNotifier{}, Watchdog: agent.SystemdWatchdog(),
 		ShutdownTimeout: 1500 * time.Millisecond,
 	})
@@ -162,7 +162,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer shutdownServer(srv)
 	}
-	go reloadOnHUP(ctx, loop, cfgPath, f, &file, logger)
+	go reloadOnHUP(ctx, loop, cfgPath, f, w, logger)
 	return loop.Run(ctx)
 }
 
@@ -219,35 +219,6 @@ func collectorTimeout(file *config.File) time.Duration {
 	return time.Duration(float64(file.Push.Interval) * node.DefaultTimeout)
 }
 
-// buildSettings turns the file into the loop's settings and senders.
-func buildSettings(file *config.File) (agent.Settings, error) {
-	p := file.Push
-	instance := p.Instance
-	if instance == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return agent.Settings{}, fmt.Errorf("push.instance: empty and the host name is unknown (%v); set push.instance", err)
-		}
-		instance = h
-	}
-	grouping := []agent.Label{{Name: "instance", Value: instance}}
-	for _, k := range sortedKeys(p.Grouping) {
-		grouping = append(grouping, agent.Label{Name: k, Value: p.Grouping[k]})
-	}
-	s := agent.Settings{Interval: p.Interval, Timeout: p.EffectiveTimeout(), Job: p.Job, Grouping: grouping}
-	if !p.Disabled {
-		pusher, err := pushgateway.New(p)
-		if err != nil {
-			return s, err
-		}
-		s.Senders = append(s.Senders, pusher)
-	}
-	if len(s.Senders) == 0 {
-		return s, errors.New("push: the Pushgateway output is disabled and no remote_write is configured: nothing to send to")
-	}
-	return s, nil
-}
-
 func senderNames(ss []agent.Sender) string {
 	names := make([]string, len(ss))
 	for i, s := range ss {
@@ -297,10 +268,10 @@ func shutdownServer(srv *http.Server) {
 	_ = srv.Shutdown(ctx)
 }
 
-// reloadOnHUP re-reads the configuration file on SIGHUP. Push settings
-// change in place; the collectors block needs a restart (node_exporter's
-// flags are parsed once), which is logged.
-func reloadOnHUP(ctx context.Context, loop *agent.Loop, path string, f *flags, cur *config.File, logger *slog.Logger) {
+// reloadOnHUP re-reads the configuration file on SIGHUP. Push, scrape and
+// remote_write settings change in place; the collectors block needs a
+// restart (node_exporter's flags are parsed once), which is logged.
+func reloadOnHUP(ctx context.Context, loop *agent.Loop, path string, f *flags, w *wiring, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -315,23 +286,18 @@ func reloadOnHUP(ctx context.Context, loop *agent.Loop, path string, f *flags, c
 			continue
 		}
 		next, err := config.Load(path)
+		if err == nil {
+			applyFlags(f, next)
+			err = next.Validate()
+		}
 		if err != nil {
 			logger.Error("SIGHUP: configuration not reloaded, keeping the running one", "err", oneLine(err))
 			continue
 		}
-		applyFlags(f, next)
-		if err := next.Validate(); err != nil {
-			logger.Error("SIGHUP: configuration not reloaded, keeping the running one", "err", oneLine(err))
-			continue
-		}
-		if !reflect.DeepEqual(next.Collectors, cur.Collectors) {
+		if !reflect.DeepEqual(next.Collectors, w.cur.Collectors) {
 			logger.Warn("SIGHUP: the collectors block changed; restart hostpush to apply it (node_exporter's flags are parsed once)")
 		}
-		if reflect.DeepEqual(next.Push, cur.Push) {
-			logger.Info("SIGHUP: push settings unchanged")
-			continue
-		}
-		settings, err := buildSettings(next)
+		settings, err := w.build(*next, false)
 		if err != nil {
 			logger.Error("SIGHUP: configuration not reloaded, keeping the running one", "err", oneLine(err))
 			continue
@@ -339,6 +305,5 @@ func reloadOnHUP(ctx context.Context, loop *agent.Loop, path string, f *flags, c
 		if err := loop.Reload(ctx, settings); err != nil {
 			return
 		}
-		*cur = *next
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"sort"
 )
@@ -15,3 +16,11 @@ func sortedKeys(m map[string]string) []string {
 }
 
 func listen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+
+// canceled returns a context that is already done: Close of a writer that
+// never ran needs no final try.
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}

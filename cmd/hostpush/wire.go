@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"slices"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/agent/config"
+	"github.com/hostpush/hostpush/agent/pushgateway"
+	"github.com/hostpush/hostpush/agent/remotewrite"
+	"github.com/hostpush/hostpush/collectors/scrape"
+)
+
+// wiring builds the loop's senders and sources from the configuration and
+// rebuilds only what a reload changed, so an unchanged remote_write output
+// keeps its buffer and an unchanged Pushgateway group is not deleted.
+type wiring struct {
+	logger *slog.Logger
+	reg    *prometheus.Registry // own metrics: the scrape targets' health
+	cur    config.File
+
+	pusher  *pushgateway.Pusher
+	writers writerSet
+	scraper *scrape.Scraper
+}
+
+// writerSet holds the remote_write outputs. Each has its own registry, so
+// replacing one on reload drops its metrics with it; Gather merges them
+// into the host group.
+type writerSet struct {
+	mu   sync.Mutex
+	list []*remotewrite.Writer
+	regs []*prometheus.Registry
+	cfgs []remotewrite.Config
+}
+
+func (ws *writerSet) Gather() ([]*dto.MetricFamily, error) {
+	ws.mu.Lock()
+	g := make(prometheus.Gatherers, len(ws.regs))
+	for i, r := range ws.regs {
+		g[i] = r
+	}
+	ws.mu.Unlock()
+	return g.Gather()
+}
+
+// build makes the components for file. On a reload (w.cur set) components
+// whose configuration did not change are kept.
+func (w *wiring) build(file config.File, first bool) (agent.Settings, error) {
+	var err error
+	pusher := w.pusher
+	if first || !reflect.DeepEqual(file.Push, w.cur.Push) {
+		pusher = nil
+		if !file.Push.Disabled {
+			if pusher, err = pushgateway.New(file.Push); err != nil {
+				return agent.Settings{}, err
+			}
+		}
+	}
+	scraper := w.scraper
+	if first || !reflect.DeepEqual(file.Scrape, w.cur.Scrape) || !reflect.DeepEqual(file.Push.Grouping, w.cur.Push.Grouping) {
+		scraper = nil
+		if len(file.Scrape) > 0 {
+			scraper, err = scrape.New(file.Scrape, w.logger, w.reg, scrape.WithGroupingLabels(sortedKeys(file.Push.Grouping)...))
+			if err != nil {
+				return agent.Settings{}, fmt.Errorf("scrape: %w", err)
+			}
+		}
+	}
+	writers, regs, err := w.buildWriters(file.RemoteWrite)
+	if err != nil {
+		return agent.Settings{}, err
+	}
+
+	grouping, err := groupingLabels(file.Push)
+	if err != nil {
+		return agent.Settings{}, err
+	}
+	s := agent.Settings{Interval: file.Push.Interval, Timeout: file.Push.EffectiveTimeout(), Job: file.Push.Job, Grouping: grouping}
+	if pusher != nil {
+		s.Senders = append(s.Senders, pusher)
+	}
+	for _, wr := range writers {
+		s.Senders = append(s.Senders, wr)
+	}
+	if scraper != nil {
+		s.Sources = []agent.Source{scraper}
+	}
+	if len(s.Senders) == 0 {
+		return s, errors.New("push: the Pushgateway output is disabled and no remote_write is configured: nothing to send to")
+	}
+
+	w.pusher, w.scraper, w.cur = pusher, scraper, file
+	w.writers.mu.Lock()
+	w.writers.list, w.writers.regs, w.writers.cfgs = writers, regs, file.RemoteWrite
+	w.writers.mu.Unlock()
+	return s, nil
+}
+
+// buildWriters keeps the writers whose configuration is unchanged and
+// makes new ones for the rest. The loop closes the ones left out.
+func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer, []*prometheus.Registry, error) {
+	w.writers.mu.Lock()
+	oldCfgs, oldList, oldRegs := w.writers.cfgs, w.writers.list, w.writers.regs
+	w.writers.mu.Unlock()
+	var (
+		list []*remotewrite.Writer
+		regs []*prometheus.Registry
+	)
+	for _, c := range cfgs {
+		if i := slices.IndexFunc(oldCfgs, func(o remotewrite.Config) bool { return reflect.DeepEqual(o, c) }); i >= 0 {
+			list, regs = append(list, oldList[i]), append(regs, oldRegs[i])
+			continue
+		}
+		reg := prometheus.NewRegistry()
+		wr, err := remotewrite.New(c, w.logger, reg)
+		if err != nil {
+			for _, n := range list {
+				if !slices.Contains(oldList, n) {
+					_ = n.Close(canceled())
+				}
+			}
+			return nil, nil, fmt.Errorf("remote_write %s: %w", c.Name, err)
+		}
+		list, regs = append(list, wr), append(regs, reg)
+	}
+	return list, regs, nil
+}
+
+func groupingLabels(p pushgateway.Config) ([]agent.Label, error) {
+	instance := p.Instance
+	if instance == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("push.instance: empty and the host name is unknown (%v); set push.instance", err)
+		}
+		instance = h
+	}
+	grouping := []agent.Label{{Name: "instance", Value: instance}}
+	for _, k := range sortedKeys(p.Grouping) {
+		grouping = append(grouping, agent.Label{Name: k, Value: p.Grouping[k]})
+	}
+	return grouping, nil
+}
