@@ -11,8 +11,11 @@ LDFLAGS := -s -w \
 	-X github.com/hostpush/hostpush/agent.Version=$(VERSION) \
 	-X github.com/hostpush/hostpush/agent.Revision=$(REVISION) \
 	-X github.com/hostpush/hostpush/agent.NodeExporterVersion=$(NODE_EXPORTER_VERSION)
+IMAGESERVER_LDFLAGS := -s -w \
+	-X github.com/hostpush/hostpush/imageserver.Version=$(VERSION) \
+	-X github.com/hostpush/hostpush/imageserver.Revision=$(REVISION)
 
-.PHONY: help deps build run test lint clean deb acceptance bench-agent
+.PHONY: help deps build run test lint clean deb acceptance bench-agent bench-imageserver
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -22,6 +25,8 @@ deps: ## install the Debian packages tests need (idempotent)
 
 build: ## bin/hostpush (static, pure Go) and the other binaries
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hostpush ./cmd/hostpush
+	@pkg-config --exists vips || packaging/install-deps.sh run
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(IMAGESERVER_LDFLAGS)' -o bin/imageserver ./cmd/imageserver
 
 run: build ## start a loopback Pushgateway (unless one answers) and run hostpush in the foreground
 	@packaging/install-deps.sh run
@@ -32,9 +37,10 @@ test: build ## unit, integration and fidelity tests (installs Debian packages wh
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 14m ./...
 
-deb: build ## dist/hostpush_<version>_<arch>.deb via nfpm, then lintian, systemd-analyze verify and the exposure score
+deb: build ## dist/{hostpush,imageserver}_<version>_<arch>.deb via nfpm, then lintian, systemd-analyze verify and the exposure score
 	@packaging/install-deps.sh acceptance
 	packaging/build-deb.sh hostpush
+	packaging/build-deb.sh imageserver
 
 acceptance: deb ## install, upgrade and purge the .deb under a real systemd (nspawn container) against a real Pushgateway
 	$(GO) test -count=1 -timeout 20m -tags acceptance ./packaging/acceptance/ -v
@@ -48,6 +54,11 @@ bench-fleet: build ## fleet simulation: N hosts push a real gather every 5 s to 
 	@packaging/install-deps.sh test
 	@mkdir -p out
 	$(GO) run ./cmd/fleetsim --hosts=10,100,500,1000 --hosts.pushgateway=10,25,50,100,500,1000 --duration=30s $(BENCH_ARGS) | tee out/bench-fleet.txt
+
+bench-imageserver: build ## imageserver: pipeline step benchmarks, then 60 s vegeta load runs of four scenarios on a real 12 MP photo (out/bench-imageserver.txt, ~6 min)
+	@mkdir -p out
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./imageserver/pipeline/ | tee out/bench-imageserver-pipeline.txt
+	$(GO) run ./imageserver/loadbench --server=bin/imageserver --out=out/bench-imageserver.txt $(BENCH_ARGS)
 
 .PHONY: bench
 bench: build ## the seed scenario (50 req/s, 60 s, seed URL) cached and uncached with cmd/imagebench; plots under out/bench/ (~2.5 min)

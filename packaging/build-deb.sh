@@ -40,6 +40,24 @@ if [ ! -x "$BIN" ]; then
 	exit 1
 fi
 
+# A dynamically linked binary (imageserver, cgo + libvips) depends on the
+# packages of its shared libraries, as dpkg-shlibdeps finds them.
+SHLIBS_DEPENDS=""
+if readelf -d "$BIN" 2>/dev/null | grep -q NEEDED; then
+	shl=$(mktemp -d)
+	mkdir -p "$shl/debian"
+	printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$pkg" "$pkg" >"$shl/debian/control"
+	cp "$BIN" "$shl/$pkg"
+	SHLIBS_DEPENDS=$(cd "$shl" && dpkg-shlibdeps -O -e "$pkg" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+	rm -rf "$shl"
+	if [ -z "$SHLIBS_DEPENDS" ]; then
+		echo "build-deb: dpkg-shlibdeps found no dependencies for the dynamically linked $BIN" >&2
+		exit 1
+	fi
+	echo "build-deb: $pkg depends on $SHLIBS_DEPENDS"
+fi
+export SHLIBS_DEPENDS
+
 export STAGE="$DIST/stage/$pkg"
 rm -rf "$STAGE"
 mkdir -p "$STAGE"
