@@ -296,3 +296,10 @@ func scrapeNodeExporter(t *testing.T, flags []string) map[string]*dto.MetricFami
 }
 
 func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
