@@ -60,4 +60,3 @@ func (s *Server) read(src source) ([]byte, error) {
 	}
 	return b, nil
 }
-

@@ -14,7 +14,9 @@ type Entry struct {
 	ContentType string
 }
 
-func (e *Entry) size(key string) int64 { return int64(len(e.Body) + len(key) + len(e.ContentType) + 96) }
+func (e *Entry) size(key string) int64 {
+	return int64(len(e.Body) + len(key) + len(e.ContentType) + 96)
+}
 
 // Cache is an LRU cache bounded by the bytes of its entries plus a group of
 // computations in flight. It is safe for concurrent use.

@@ -129,7 +129,7 @@ func Parse(q url.Values) (Options, error) {
 	for _, name := range names {
 		vals := q[name]
 		if len(vals) > 1 && known(name) {
-			return o, bad(name, "given %d times; give it once", len(vals))
+			return o, bad(name, "given %d times; allowed: once", len(vals))
 		}
 		if err := o.set(name, vals[0]); err != nil {
 			return o, err

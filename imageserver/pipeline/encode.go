@@ -13,6 +13,14 @@ func (p *Pipeline) encode(s *state) error {
 	if err := checkSize(s.img, s.plan.OutW, s.plan.OutH); err != nil {
 		return fmt.Errorf("planned size: %w", err)
 	}
+	// libvips 8.14's webpsave writes the EXIF fields despite strip; drop
+	// them for every format (the pixels are already upright and sRGB)
+	if err := s.img.RemoveMetadata(); err != nil {
+		return vipsErr(err)
+	}
+	if err := s.img.RemoveOrientation(); err != nil {
+		return vipsErr(err)
+	}
 	var (
 		body []byte
 		err  error

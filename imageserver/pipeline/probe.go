@@ -25,6 +25,11 @@ func ReadHeader(src []byte) (Header, error) {
 		}
 		return Header{}, &SourceError{Msg: "source image header is corrupt or truncated"}
 	}
+	switch format {
+	case "jpeg", "png", "webp":
+	default:
+		return Header{}, &SourceError{Msg: fmt.Sprintf("source format %s is not supported; allowed: jpeg, png, webp", format)}
+	}
 	if cfg.Width < 1 || cfg.Height < 1 {
 		return Header{}, &SourceError{Msg: "source image header has no pixels"}
 	}
