@@ -137,12 +137,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("creating the log directory: %w", err)
 	}
 
+	// Run a private copy: `make build` by someone else during the run
+	// would otherwise swap the binary between the profiles.
+	if c.Hostpush, err = copyBinary(c.Hostpush, filepath.Join(logDir, "hostpush")); err != nil {
+		return err
+	}
+
 	var report strings.Builder
 	w := io.MultiWriter(stdout, &report)
 	fmt.Fprintf(w, "agentbench %s UTC on %s: %d CPUs, load average at start %s\n",
 		time.Now().UTC().Format("2006-01-02 15:04"), hostname(), numCPU(), loadavg())
 	fmt.Fprintf(w, "hostpush %s (%s)\nnode_exporter %s (%s), collectors: its defaults + %s\n",
 		hostpushVersion(ctx, c.Hostpush), c.Hostpush, neVersion, c.NodeExporter, strings.Join(extraCollectors, ", "))
+	fmt.Fprintf(w, "binary sizes (file-backed RSS is most of each binary here): hostpush %.1f MiB, node_exporter %.1f MiB\n",
+		fileMiB(c.Hostpush), fileMiB(c.NodeExporter))
 	fmt.Fprintf(w, "cycle period %s on both sides (hostpush --push.interval; a fresh `bash push.sh` per cycle for the script), sides run concurrently, script fired half a period after hostpush's push\n", c.Period)
 	fmt.Fprintf(w, "logs: %s\n", logDir)
 	for _, name := range c.Profiles {
@@ -444,4 +452,29 @@ func (r round) short() string {
 	return fmt.Sprintf("ms/cycle node_exporter %.1f script %.1f gwA %.1f | hostpush %.1f gwB %.1f",
 		ms(r.cpu[pNodeExporter], r.cycles), ms(r.script, r.cycles), ms(r.cpu[pGatewayA], r.cycles),
 		ms(r.cpu[pHostpush], r.cycles), ms(r.cpu[pGatewayB], r.cycles))
+}
+
+// copyBinary copies the executable src to dst (replacing it) and returns
+// dst. A wrapper script works too: it is copied like any file.
+func copyBinary(src, dst string) (string, error) {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", src, err)
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		return "", fmt.Errorf("copying %s: %w", src, err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return "", fmt.Errorf("copying %s: %w", src, err)
+	}
+	return dst, nil
+}
+
+func fileMiB(path string) float64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return mib(st.Size())
 }
