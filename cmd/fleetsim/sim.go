@@ -77,6 +77,8 @@ type result struct {
 	scrape     time.Duration   // one GET /metrics of the Pushgateway after the run
 	scrapeSize int
 	load       string // /proc/loadavg 1-minute figure at the end: how busy the machine was
+	onboard       time.Duration // until every host had pushed once
+	onboardErrors int           // hosts that failed to push even once
 }
 
 func (r *result) record(d time.Duration, err error, series int) {
@@ -102,8 +104,8 @@ func (r result) pct(p float64) time.Duration {
 }
 
 func (r result) summary() string {
-	return fmt.Sprintf("%s hosts=%d pushes=%d errors=%d p50=%s p90=%s p99=%s max=%s cpu=%.2fs/s rss=%dMiB",
-		r.receiver, r.hosts, r.pushes, r.errors, r.pct(0.5).Round(100*time.Microsecond), r.pct(0.9).Round(100*time.Microsecond),
+	return fmt.Sprintf("%s hosts=%d onboard=%s(%d failed) pushes=%d errors=%d p50=%s p90=%s p99=%s max=%s cpu=%.2fs/s rss=%dMiB",
+		r.receiver, r.hosts, r.onboard.Round(100*time.Millisecond), r.onboardErrors, r.pushes, r.errors, r.pct(0.5).Round(100*time.Microsecond), r.pct(0.9).Round(100*time.Microsecond),
 		r.pct(0.99).Round(100*time.Microsecond), r.pct(1).Round(100*time.Microsecond),
 		r.cpu.Seconds()/r.elapsed.Seconds(), r.peakRSS>>20)
 }
@@ -136,17 +138,29 @@ func simulate(ctx context.Context, o *options, g *gather, recv string, n int) (r
 	}}
 	defer client.CloseIdleConnections()
 
-	// Every host pushes once during the warm-up (creating its group or
-	// series); the measurement covers the steady state after it.
+	hosts := make([]*host, n)
+	for i := range hosts {
+		hosts[i] = &host{name: fmt.Sprintf("host-%04d", i), recv: recv, addr: addr, client: client, g: g, enc: remotewrite.NewEncoder(nil)}
+	}
+	// Onboarding: every host pushes once, spread over one interval, with a
+	// generous timeout, so the receiver holds every group or series before
+	// the steady state is measured. A fleet rarely appears all at once;
+	// how long this takes is reported on its own.
+	if err := onboard(ctx, hosts, o, &res); err != nil {
+		return res, err
+	}
+	if recv == "victoria-metrics" {
+		waitSeries(ctx, addr, n*g.series, time.Minute)
+	}
+
 	start := time.Now()
 	measureFrom := start.Add(o.warmup)
 	runCtx, cancel := context.WithDeadline(ctx, measureFrom.Add(o.duration))
 	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i := range n {
+	for i, h := range hosts {
 		wg.Go(func() {
-			h := &host{name: fmt.Sprintf("host-%04d", i), recv: recv, addr: addr, client: client, g: g, enc: remotewrite.NewEncoder(nil)}
 			offset := o.interval * time.Duration(i) / time.Duration(n)
 			if !sleepCtx(runCtx, offset) {
 				return
@@ -155,7 +169,7 @@ func simulate(ctx context.Context, o *options, g *gather, recv string, n int) (r
 			defer tick.Stop()
 			for {
 				began := time.Now()
-				d, err := h.push()
+				d, err := h.push(ctx)
 				if began.After(measureFrom) {
 					mu.Lock()
 					res.record(d, err, g.series)
@@ -228,6 +242,55 @@ func startReceiver(ctx context.Context, recv, addr string, out io.Writer) (*proc
 	return nil, fmt.Errorf("unknown receiver %q", recv)
 }
 
+// onboard has every host push once, spread over one interval, each
+// retrying up to three times with a 60 s timeout, all within onboardLimit
+// after the interval; hosts that never got through are counted.
+func onboard(ctx context.Context, hosts []*host, o *options, res *result) error {
+	slow := &http.Client{Timeout: time.Minute, Transport: hosts[0].client.Transport}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, o.interval+onboardLimit)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() {
+			if !sleepCtx(ctx, o.interval*time.Duration(i)/time.Duration(len(hosts))) {
+				return
+			}
+			hs := *h
+			hs.client = slow
+			for try := 0; try < 3; try++ {
+				if _, err := hs.push(ctx); err == nil {
+					return
+				} else if try == 2 {
+					mu.Lock()
+					res.onboardErrors++
+					if res.firstErr == "" {
+						res.firstErr = "onboarding: " + err.Error()
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res.onboard = time.Since(start)
+	return nil
+}
+
+// onboardLimit bounds onboarding after the last host's start offset.
+const onboardLimit = time.Minute
+
+// waitSeries polls VictoriaMetrics until it reports want series or the
+// timeout passes.
+func waitSeries(ctx context.Context, addr string, want int, timeout time.Duration) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(500 * time.Millisecond) {
+		if vmSeriesCount(addr) >= want {
+			return
+		}
+	}
+}
+
 // host is one simulated hostpush.
 type host struct {
 	name, recv, addr string
@@ -238,18 +301,18 @@ type host struct {
 
 // push sends one gather the way hostpush does: a PUT of the group to the
 // Pushgateway, or one remote_write request stamped now.
-func (h *host) push() (time.Duration, error) {
+func (h *host) push(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
 	var req *http.Request
 	switch h.recv {
 	case "pushgateway":
-		req, _ = http.NewRequest(http.MethodPut, "http://"+h.addr+"/metrics/job/host-stats/instance/"+h.name, bytes.NewReader(h.g.pgBody))
+		req, _ = http.NewRequestWithContext(ctx, http.MethodPut, "http://"+h.addr+"/metrics/job/host-stats/instance/"+h.name, bytes.NewReader(h.g.pgBody))
 		req.Header.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeProtoDelim)))
 	default:
 		b := &agent.Batch{Time: start, Grouping: []agent.Label{{Name: "instance", Value: h.name}},
 			Groups: []agent.Group{{Job: "host-stats", Families: h.g.families}}}
 		body, _ := h.enc.Encode(b)
-		req, _ = http.NewRequest(http.MethodPost, "http://"+h.addr+"/api/v1/write", bytes.NewReader(body))
+		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.addr+"/api/v1/write", bytes.NewReader(body))
 		remotewrite.SetHeaders(req.Header)
 	}
 	resp, err := h.client.Do(req)
@@ -345,8 +408,8 @@ func numCPU() int { return runtime.NumCPU() }
 
 func printTable(w io.Writer, rs []result) {
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| receiver | hosts | pushes | errors | p50 ms | p99 ms | receiver CPU s/s | receiver peak RSS MiB | samples/s accepted | series stored | fleetsim CPU s/s | load avg | PG /metrics scrape |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| receiver | hosts | pushes | errors | p50 ms | p99 ms | receiver CPU s/s | receiver peak RSS MiB | samples/s accepted | series stored | fleetsim CPU s/s | load avg | onboarding s (failed hosts) | PG /metrics scrape |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range rs {
 		sec := r.elapsed.Seconds()
 		stored, scrape := "-", "-"
@@ -356,9 +419,9 @@ func printTable(w io.Writer, rs []result) {
 		if r.receiver == "pushgateway" {
 			scrape = fmt.Sprintf("%.2f s, %.1f MB", r.scrape.Seconds(), float64(r.scrapeSize)/1e6)
 		}
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %.1f | %.1f | %.3f | %.0f | %.0f | %s | %.3f | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %.1f | %.1f | %.3f | %.0f | %.0f | %s | %.3f | %s | %.1f (%d) | %s |\n",
 			r.receiver, r.hosts, r.pushes, r.errors, ms(r.pct(0.5)), ms(r.pct(0.99)), r.cpu.Seconds()/sec,
-			float64(r.peakRSS)/(1<<20), float64(r.samples)/sec, stored, r.selfCPU.Seconds()/sec, r.load, scrape)
+			float64(r.peakRSS)/(1<<20), float64(r.samples)/sec, stored, r.selfCPU.Seconds()/sec, r.load, r.onboard.Seconds(), r.onboardErrors, scrape)
 	}
 	for _, r := range rs {
 		if r.firstErr != "" {
