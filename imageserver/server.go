@@ -102,6 +102,10 @@ type Server struct {
 	cache *cache.Cache
 	m     *metrics
 	mux   http.Handler
+
+	// hook, when set by tests, runs at the start of serving ("serve") and of
+	// transforming ("transform") an image; tests use it to inject panics
+	hook func(stage, name string)
 }
 
 // New opens the image directory and builds the server; its metrics go to reg.
@@ -177,6 +181,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveImage(w http.ResponseWriter, r *http.Request, name string) error {
+	if s.hook != nil {
+		s.hook("serve", name)
+	}
 	if s.cfg.SignToken != "" {
 		if err := params.Verify(s.cfg.SignToken, r.URL.EscapedPath(), r.URL.RawQuery); err != nil {
 			return err
@@ -247,6 +254,9 @@ func (s *Server) transform(ctx context.Context, src source, opts params.Options,
 		return nil, err
 	}
 	defer release()
+	if s.hook != nil {
+		s.hook("transform", src.name)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransformTimeout)
 	defer cancel()
 	b, err := s.read(src)

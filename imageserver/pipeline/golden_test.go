@@ -79,7 +79,9 @@ func writePNG(t *testing.T, path string, img image.Image) {
 
 type dist struct{ mean, block float64 }
 
-func (d dist) String() string { return fmt.Sprintf("mean %.2f, worst block %.2f (0-255 per channel)", d.mean, d.block) }
+func (d dist) String() string {
+	return fmt.Sprintf("mean %.2f, worst block %.2f (0-255 per channel)", d.mean, d.block)
+}
 
 // distance is the mean absolute difference per channel over all pixels and
 // the largest difference of the mean colours of 8x8 blocks, which is what

@@ -1,0 +1,488 @@
+package imageserver
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/hostpush/hostpush/imageserver/internal/testimages"
+	"github.com/hostpush/hostpush/imageserver/params"
+)
+
+const secret = "the secret file outside the image directory"
+
+type fixture struct {
+	srv  *Server
+	http *httptest.Server
+	reg  *prometheus.Registry
+	dir  string
+}
+
+// newFixture serves a directory of generated images, with a secret file
+// and symlinks next to and out of it.
+func newFixture(t *testing.T, mutate func(*Config)) *fixture {
+	t.Helper()
+	base := t.TempDir()
+	dir := filepath.Join(base, "images")
+	must(t, os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(base, "secret.txt"), []byte(secret), 0o644))
+	jpg := testimages.JPEG(testimages.Gradient(800, 600))
+	files := map[string][]byte{
+		"photo.jpg":     jpg,
+		"sub/pic.png":   testimages.PNG(testimages.Gradient(300, 200)),
+		"truncated.jpg": jpg[:len(jpg)/2],
+		"corrupt.jpg":   append(append([]byte{}, jpg[:200]...), make([]byte, 5000)...),
+		"notimage.jpg":  []byte("just some text\n"),
+		"bomb.png":      testimages.BombPNG(30000, 30000),
+	}
+	for name, b := range files {
+		must(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+	}
+	must(t, os.Symlink(filepath.Join(base, "secret.txt"), filepath.Join(dir, "out.jpg")))
+	must(t, os.Symlink(base, filepath.Join(dir, "updir")))
+	must(t, os.Symlink("photo.jpg", filepath.Join(dir, "alias.jpg")))
+
+	cfg := DefaultConfig(2)
+	cfg.ImagesDir = dir
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	reg := prometheus.NewRegistry()
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); _ = srv.Close() })
+	return &fixture{srv: srv, http: hs, reg: reg, dir: dir}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+type response struct {
+	code   int
+	header http.Header
+	body   string
+}
+
+func (f *fixture) get(t *testing.T, path string, hdr ...string) response {
+	t.Helper()
+	// no t.Fatal here: tests call get from goroutines; failures show as code -1
+	req, err := http.NewRequest("GET", f.http.URL+path, nil)
+	if err != nil {
+		return response{code: -1, body: err.Error()}
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return response{code: -1, body: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// rawGet sends the request line exactly as given, bypassing any client-side
+// path handling.
+func (f *fixture) rawGet(t *testing.T, target string) response {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.http.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", target)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func TestServesImage(t *testing.T) {
+	f := newFixture(t, nil)
+	r := f.get(t, "/assets/images/photo.jpg?fit=crop&w=100&h=100&crop=center&blur=4")
+	if r.code != 200 || r.header.Get("Content-Type") != "image/jpeg" || len(r.body) < 100 {
+		t.Fatalf("got %d %s (%d bytes): %.100s", r.code, r.header.Get("Content-Type"), len(r.body), r.body)
+	}
+	if got := r.header.Get("Cache-Control"); got != "public, max-age=31536000" {
+		t.Errorf("Cache-Control %q", got)
+	}
+	if r := f.get(t, "/assets/images/sub/pic.png?w=10"); r.code != 200 || r.header.Get("Content-Type") != "image/png" {
+		t.Errorf("png in a subdirectory: %d %s", r.code, r.header.Get("Content-Type"))
+	}
+	if r := f.get(t, "/assets/images/alias.jpg?w=10"); r.code != 200 {
+		t.Errorf("symlink inside the directory: %d %s", r.code, r.body)
+	}
+	if r := f.get(t, "/healthz"); r.code != 200 {
+		t.Errorf("/healthz: %d", r.code)
+	}
+}
+
+// TestBadInputs: each bad request gets its 4xx and a one-line message that
+// names what is wrong.
+func TestBadInputs(t *testing.T) {
+	f := newFixture(t, nil)
+	cases := []struct {
+		path string
+		code int
+		want string
+	}{
+		{"/assets/images/photo.jpg?fit=stretch", 400, "fit: unknown value \"stretch\"; allowed: clip, crop, max, min, scale, fill"},
+		{"/assets/images/photo.jpg?w=abc", 400, "w: \"abc\" is not a number"},
+		{"/assets/images/photo.jpg?w=0", 400, "w: 0 is out of range"},
+		{"/assets/images/photo.jpg?w=100000", 400, "w: 100000 is out of range"},
+		{"/assets/images/photo.jpg?blur=9999", 400, "blur: 9999 is out of range; allowed: 0-2000"},
+		{"/assets/images/photo.jpg?w=%zz", 400, "query string is malformed"},
+		{"/assets/images/corrupt.jpg?w=10", 422, "corrupt"},
+		{"/assets/images/truncated.jpg?w=10", 422, "corrupt or truncated"},
+		{"/assets/images/notimage.jpg", 422, "not a supported image; allowed: jpeg, png, webp"},
+		{"/assets/images/bomb.png?w=10", 422, "pixels; allowed: at most 50000000"},
+		{"/assets/images/missing.jpg", 404, "image not found"},
+		{"/assets/images/sub", 404, "image not found"},
+		{"/assets/images/", 404, "image not found"},
+		{"/elsewhere", 404, "not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			r := f.get(t, c.path)
+			if r.code != c.code || !strings.Contains(r.body, c.want) {
+				t.Fatalf("got %d %q, want %d containing %q", r.code, r.body, c.code, c.want)
+			}
+			if strings.Count(strings.TrimSpace(r.body), "\n") != 0 {
+				t.Errorf("message is not one line: %q", r.body)
+			}
+		})
+	}
+	req, _ := http.NewRequest("POST", f.http.URL+"/assets/images/photo.jpg", nil)
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
+// TestTraversal: nothing outside the image directory is ever served.
+func TestTraversal(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, target := range []string{
+		"/assets/images/../secret.txt",
+		"/assets/images/%2e%2e/secret.txt",
+		"/assets/images/%2E%2E%2Fsecret.txt",
+		"/assets/images/sub/../../secret.txt",
+		"/assets/images/..%2f..%2fsecret.txt",
+		"/assets/images//etc/passwd",
+		"/assets/images/%2fetc%2fpasswd",
+		"/assets/images/out.jpg",
+		"/assets/images/updir/secret.txt",
+		"/assets/images/photo.jpg%00.png",
+	} {
+		t.Run(target, func(t *testing.T) {
+			r := f.rawGet(t, target)
+			if r.code == 200 || strings.Contains(r.body, secret) || strings.Contains(r.body, "root:") {
+				t.Fatalf("got %d %q", r.code, r.body)
+			}
+			if r.code != 400 && r.code != 404 {
+				t.Errorf("got %d, want 400 or 404", r.code)
+			}
+		})
+	}
+}
+
+func TestSignature(t *testing.T) {
+	const token = "s3cr3t"
+	f := newFixture(t, func(c *Config) { c.SignToken = token })
+	path := "/assets/images/photo.jpg"
+	sig := params.Sign(token, path, "w=50&h=40")
+	cases := []struct {
+		query string
+		code  int
+	}{
+		{"w=50&h=40&s=" + sig, 200},
+		{"w=50&h=40", 403},
+		{"w=50&h=41&s=" + sig, 403},
+		{"h=40&w=50&s=" + sig, 403}, // order is part of the signature
+		{"w=50&h=40&s=" + strings.ToUpper(sig), 200},
+		{"w=50&h=40&s=00000000000000000000000000000000", 403},
+	}
+	for _, c := range cases {
+		if r := f.get(t, path+"?"+c.query); r.code != c.code {
+			t.Errorf("%s: %d %q, want %d", c.query, r.code, r.body, c.code)
+		}
+	}
+	if r := f.get(t, "/assets/images/sub/pic.png?w=50&h=40&s="+sig); r.code != 403 {
+		t.Errorf("signature for another path: %d", r.code)
+	}
+}
+
+func TestCacheAnd304(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxAge = time.Hour })
+	u := "/assets/images/photo.jpg?w=120"
+	first := f.get(t, u)
+	etag := first.header.Get("ETag")
+	if first.code != 200 || etag == "" || first.header.Get("Cache-Control") != "public, max-age=3600" {
+		t.Fatalf("first: %d etag %q cc %q", first.code, etag, first.header.Get("Cache-Control"))
+	}
+	second := f.get(t, u)
+	if second.body != first.body || second.header.Get("ETag") != etag {
+		t.Fatal("second response differs from the first")
+	}
+	if n := testutil.ToFloat64(f.srv.m.hits); n != 1 {
+		t.Errorf("cache hits %v, want 1", n)
+	}
+	if n := testutil.ToFloat64(f.srv.m.misses); n != 1 {
+		t.Errorf("cache misses %v, want 1", n)
+	}
+	nm := f.get(t, u, "If-None-Match", etag)
+	if nm.code != 304 || nm.body != "" {
+		t.Errorf("If-None-Match: %d with %d bytes", nm.code, len(nm.body))
+	}
+	if r := f.get(t, u, "If-None-Match", `"other", W/`+etag); r.code != 304 {
+		t.Errorf("weak match in a list: %d", r.code)
+	}
+	if r := f.get(t, u, "If-None-Match", `"other"`); r.code != 200 {
+		t.Errorf("non-matching If-None-Match: %d", r.code)
+	}
+	if r := f.get(t, "/assets/images/photo.jpg?w=121"); r.header.Get("ETag") == etag {
+		t.Error("other parameters, same ETag")
+	}
+	// a changed source changes the ETag
+	later := time.Now().Add(time.Hour)
+	must(t, os.Chtimes(filepath.Join(f.dir, "photo.jpg"), later, later))
+	if r := f.get(t, u, "If-None-Match", etag); r.code != 200 || r.header.Get("ETag") == etag {
+		t.Errorf("after the source changed: %d, ETag %s", r.code, r.header.Get("ETag"))
+	}
+	if f.srv.cache.Bytes() <= 0 || testutil.ToFloat64(f.srv.m.misses) != 3 {
+		t.Errorf("cache bytes %d, misses %v", f.srv.cache.Bytes(), testutil.ToFloat64(f.srv.m.misses))
+	}
+}
+
+func TestAutoFormat(t *testing.T) {
+	f := newFixture(t, nil)
+	u := "/assets/images/photo.jpg?w=50&auto=format"
+	webp := f.get(t, u, "Accept", "image/avif,image/webp,*/*")
+	if webp.header.Get("Content-Type") != "image/webp" || webp.header.Get("Vary") != "Accept" {
+		t.Errorf("with webp accepted: %s, Vary %q", webp.header.Get("Content-Type"), webp.header.Get("Vary"))
+	}
+	jpg := f.get(t, u, "Accept", "image/*")
+	if jpg.header.Get("Content-Type") != "image/jpeg" || jpg.header.Get("Vary") != "Accept" || jpg.header.Get("ETag") == webp.header.Get("ETag") {
+		t.Errorf("without webp: %s, Vary %q", jpg.header.Get("Content-Type"), jpg.header.Get("Vary"))
+	}
+	if r := f.get(t, u+"&fm=png", "Accept", "image/webp"); r.header.Get("Content-Type") != "image/png" {
+		t.Errorf("fm overrides auto=format: %s", r.header.Get("Content-Type"))
+	}
+	if r := f.get(t, u, "Accept", "image/webp;q=0"); r.header.Get("Content-Type") != "image/jpeg" {
+		t.Errorf("webp refused with q=0: %s", r.header.Get("Content-Type"))
+	}
+}
+
+// TestCollapse: identical concurrent requests run one transform.
+func TestCollapse(t *testing.T) {
+	f := newFixture(t, nil)
+	gate := make(chan struct{})
+	f.srv.hook = func(stage, _ string) {
+		if stage == "transform" {
+			<-gate
+		}
+	}
+	var wg sync.WaitGroup
+	codes := make(chan int, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); codes <- f.get(t, "/assets/images/photo.jpg?w=77").code }()
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(gate)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != 200 {
+			t.Errorf("code %d", c)
+		}
+	}
+	if got := histCount(t, f.reg, "imageserver_transform_step_duration_seconds", `step="encode"`); got != 1 {
+		t.Errorf("%v encodes for 8 identical requests, want 1", got)
+	}
+	if n := testutil.ToFloat64(f.srv.m.collapsed); n != 7 {
+		t.Errorf("collapsed %v, want 7", n)
+	}
+}
+
+// histCount reads a histogram's sample count for a label from the registry.
+func histCount(t *testing.T, reg *prometheus.Registry, name, label string) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	must(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()) == label {
+					return m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestPanicIsolated: a panic while serving or transforming answers 500 and
+// the server goes on.
+func TestPanicIsolated(t *testing.T) {
+	f := newFixture(t, nil)
+	f.srv.hook = func(stage, name string) {
+		if strings.Contains(name, "photo") && stage == "transform" {
+			panic("injected transform panic")
+		}
+		if strings.Contains(name, "pic.png") && stage == "serve" {
+			panic("injected handler panic")
+		}
+	}
+	if r := f.get(t, "/assets/images/photo.jpg?w=10"); r.code != 500 || strings.Contains(r.body, "injected") {
+		t.Errorf("transform panic: %d %q", r.code, r.body)
+	}
+	if r := f.get(t, "/assets/images/sub/pic.png?w=10"); r.code != 500 || strings.Contains(r.body, "injected") {
+		t.Errorf("handler panic: %d %q", r.code, r.body)
+	}
+	f.srv.hook = nil
+	if r := f.get(t, "/assets/images/photo.jpg?w=10"); r.code != 200 {
+		t.Errorf("after the panics: %d", r.code)
+	}
+	if n := testutil.ToFloat64(f.srv.m.panics); n != 1 {
+		t.Errorf("handler panics counted %v, want 1", n)
+	}
+}
+
+// TestOverload: far more distinct transforms than one worker can do; only
+// 200 and 503 (with Retry-After) come back, the 503s quickly.
+func TestOverload(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.Admission.Workers, c.Admission.QueueSize, c.Admission.Timeout = 1, 3, 300*time.Millisecond
+	})
+	f.srv.hook = func(stage, _ string) {
+		if stage == "transform" {
+			time.Sleep(100 * time.Millisecond) // a slow transform, whatever the machine
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := f.get(t, fmt.Sprintf("/assets/images/photo.jpg?w=%d", 100+i))
+			if r.code == 503 && r.header.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+			mu.Lock()
+			codes[r.code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[200] == 0 || codes[503] == 0 || codes[200]+codes[503] != 40 {
+		t.Fatalf("codes %v, want only 200 and 503, some of each", codes)
+	}
+	rej := testutil.ToFloat64(f.srv.m.rejections.WithLabelValues("queue_full")) + testutil.ToFloat64(f.srv.m.rejections.WithLabelValues("queue_timeout"))
+	if int(rej) != codes[503] {
+		t.Errorf("rejections counted %v, 503s %d", rej, codes[503])
+	}
+	if f.srv.adm.InFlight() != 0 || f.srv.adm.Waiting() != 0 {
+		t.Errorf("after the burst: %d in flight, %d waiting", f.srv.adm.InFlight(), f.srv.adm.Waiting())
+	}
+}
+
+// TestClientGone: a request whose client leaves while it waits for a worker
+// is dropped without a transform.
+func TestClientGone(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Admission.Workers, c.Admission.Timeout = 1, 5*time.Second })
+	block := make(chan struct{})
+	f.srv.hook = func(stage, name string) {
+		if stage == "transform" {
+			<-block
+		}
+	}
+	go f.get(t, "/assets/images/photo.jpg?w=11") // holds the only worker
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.http.URL+"/assets/images/photo.jpg?w=12", nil)
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("request should have been abandoned")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(f.srv.m.rejections.WithLabelValues("client_gone")) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the abandoned request was not counted as client_gone")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if f.srv.adm.Waiting() != 0 {
+		t.Errorf("%d still waiting", f.srv.adm.Waiting())
+	}
+	close(block)
+}
+
+// TestMetricNames: the series the dashboard uses exist.
+func TestMetricNames(t *testing.T) {
+	f := newFixture(t, nil)
+	f.get(t, "/assets/images/photo.jpg?w=10")
+	body := f.get(t, "/metrics").body
+	for _, name := range []string{
+		"imageserver_http_requests_total{code=\"200\"} 1",
+		"imageserver_http_request_duration_seconds_bucket{le=\"0.02\"}",
+		"imageserver_http_request_duration_seconds_bucket{le=\"10\"}",
+		"imageserver_transform_step_duration_seconds_bucket{step=\"render\"",
+		"imageserver_queue_wait_seconds_bucket", "imageserver_transforms_in_flight 0", "imageserver_queue_waiting 0",
+		"imageserver_rejections_total{reason=\"queue_timeout\"} 0", "imageserver_cache_hits_total 0",
+		"imageserver_cache_misses_total 1", "imageserver_cache_bytes ", "imageserver_cache_entries 1",
+		"imageserver_cache_max_bytes ", "imageserver_collapsed_requests_total 0", "imageserver_panics_total 0",
+		"imageserver_workers 2",
+	} {
+		if !strings.Contains(body, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := DefaultConfig(2)
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "images dir must be set") {
+		t.Fatalf("missing dir: %v", err)
+	}
+	c.ImagesDir, c.Prefix, c.CacheSize, c.Admission.Workers = "/x", "assets", -1, 0
+	err = c.Validate()
+	for _, want := range []string{"prefix", "cache size", "workers"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v should name %s", err, want)
+		}
+	}
+}
