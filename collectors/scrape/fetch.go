@@ -24,7 +24,8 @@ const MaxBodyBytes = 32 << 20
 // takes the text format otherwise, as Prometheus does.
 const acceptHeader = `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1`
 
-var errTooLarge = fmt.Errorf("response larger than %d bytes", MaxBodyBytes)
+// maxBodyBytes is MaxBodyBytes; tests lower it.
+var maxBodyBytes int64 = MaxBodyBytes
 
 func fetch(ctx context.Context, client *http.Client, url string, timeout time.Duration) ([]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -43,7 +44,7 @@ func fetch(ctx context.Context, client *http.Client, url string, timeout time.Du
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, fmt.Errorf("scraping %s: status %s", url, resp.Status)
 	}
-	body := &limitedReader{r: resp.Body, n: MaxBodyBytes}
+	body := &limitedReader{r: resp.Body, n: maxBodyBytes, limit: maxBodyBytes}
 	fams, err := Decode(body, expfmt.ResponseFormat(resp.Header))
 	if err != nil {
 		return nil, fmt.Errorf("scraping %s: %w", url, err)
@@ -127,13 +128,13 @@ func formatName(f expfmt.Format) string {
 // limitedReader fails (rather than truncating silently like
 // io.LimitReader) once more than n bytes were read.
 type limitedReader struct {
-	r io.Reader
-	n int64
+	r        io.Reader
+	n, limit int64
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.n < 0 {
-		return 0, errTooLarge
+		return 0, l.tooLarge()
 	}
 	if int64(len(p)) > l.n+1 {
 		p = p[:l.n+1]
@@ -141,7 +142,11 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
 	if l.n < 0 {
-		return n, errTooLarge
+		return n, l.tooLarge()
 	}
 	return n, err
+}
+
+func (l *limitedReader) tooLarge() error {
+	return fmt.Errorf("response larger than %d bytes", l.limit)
 }

@@ -211,7 +211,7 @@ func TestGatherFaults(t *testing.T) {
 	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		line := []byte("# comment line padding the body past the limit ......................\n")
-		for n := 0; n <= MaxBodyBytes; n += len(line) {
+		for n := 0; n <= 4<<20; n += len(line) { // past the 1 MiB limit set below
 			if _, err := w.Write(line); err != nil {
 				return
 			}
@@ -219,13 +219,16 @@ func TestGatherFaults(t *testing.T) {
 	}))
 	defer huge.Close()
 
+	defer func(old int64) { maxBodyBytes = old }(maxBodyBytes)
+	maxBodyBytes = 1 << 20
+
 	var logs syncBuffer
 	reg := prometheus.NewRegistry()
 	s, err := New([]Target{
 		{Name: "hang", URL: hang.URL, Timeout: 200 * time.Millisecond},
 		{Name: "fail", URL: fail.URL},
 		{Name: "garbage", URL: garbage.URL},
-		{Name: "huge", URL: huge.URL},
+		{Name: "huge", URL: huge.URL, Timeout: 30 * time.Second},
 		{Name: "good", URL: good.URL},
 	}, testLogger(&logs), reg)
 	if err != nil {
