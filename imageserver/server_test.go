@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/hostpush/hostpush/imageserver/internal/testimages"
+	"github.com/hostpush/hostpush/imageserver/testimages"
 	"github.com/hostpush/hostpush/imageserver/params"
 )
 

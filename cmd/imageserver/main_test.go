@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hostpush/hostpush/imageserver/testimages"
+)
+
+// TestNoNodeExporter: the image server must not link node_exporter (its
+// global flags would show up in --help, and it does not belong here).
+func TestNoNodeExporter(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".", "../../imageserver/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("github.com/davidbyttow/govips")) {
+		t.Fatal("go list output does not look like imageserver's dependencies")
+	}
+	if bytes.Contains(out, []byte("github.com/prometheus/node_exporter")) {
+		t.Fatal("imageserver depends on github.com/prometheus/node_exporter")
+	}
+}
+
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestConfigErrors: each bad configuration exits 2 with one line naming it.
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	unknown := write("unknown.yml", "images:\n  dir: /tmp\n  colour: red\n")
+	badType := write("type.yml", "workers: many\n")
+	badSize := write("size.yml", "cache:\n  size: lots\n")
+	empty := write("token", "\n")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "images dir must be set"},
+		{[]string{"--images.dir=" + dir, "--workers=0"}, "workers must be at least 1"},
+		{[]string{"--images.dir=" + dir, "--cache.size=lots"}, "--cache.size: \"lots\" is not a size"},
+		{[]string{"--images.dir=" + dir, "--images.prefix=assets"}, "prefix \"assets\" must start with /"},
+		{[]string{"--images.dir=" + dir, "--queue.timeout=0s"}, "queue timeout must be positive"},
+		{[]string{"--images.dir=" + dir, "--limits.max-source-pixels=0"}, "max source pixels must be at least 1"},
+		{[]string{"--images.dir=" + filepath.Join(dir, "nope")}, "opening images dir"},
+		{[]string{"--config.file=" + unknown}, "line 3: field colour not found"},
+		{[]string{"--config.file=" + badType}, "line 1"},
+		{[]string{"--config.file=" + badSize}, "line 2: \"lots\" is not a size"},
+		{[]string{"--config.file=" + filepath.Join(dir, "missing.yml")}, "reading config file"},
+		{[]string{"--images.dir=" + dir, "--sign.token-file=" + empty}, "is empty"},
+		{[]string{"--images.dir=" + dir, "--sign.token-file=" + filepath.Join(dir, "none")}, "reading sign token file"},
+		{[]string{"--no-such-flag"}, "unknown long flag '--no-such-flag'"},
+		{[]string{"--images.dir=" + dir, "--log.level=loud"}, "unrecognized log level loud"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, _, stderr := runCmd(t, c.args...)
+			if code != exitConfig {
+				t.Errorf("exit %d, want %d (stderr %q)", code, exitConfig, stderr)
+			}
+			if !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "imageserver: ") {
+				t.Errorf("stderr %q, want one line containing %q", stderr, c.want)
+			}
+		})
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	code, out, _ := runCmd(t, "--version")
+	if code != 0 || !strings.Contains(out, "imageserver, version") || !strings.Contains(out, runtime.Version()) {
+		t.Errorf("--version: %d %q", code, out)
+	}
+	code, out, _ = runCmd(t, "--help")
+	for _, flag := range []string{"--web.listen-address=\":3002\"", "--images.dir", "--images.prefix=\"/assets/images\"", "--cache.size=\"256MiB\"",
+		"--workers", "--queue.timeout=1s", "--sign.token-file", "--limits.max-source-pixels=50000000", "--config.file", "--log.level", "--log.format"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("--help lacks %s", flag)
+		}
+	}
+	if code != 0 || strings.Contains(out, "collector.") {
+		t.Errorf("--help: exit %d, or shows node_exporter flags", code)
+	}
+}
+
+// TestServeNotifyShutdown runs the real command: a config file with flags
+// overriding it, READY=1 to a notify socket once it answers, an image
+// served, STOPPING=1 and a clean exit on cancellation.
+func TestServeNotifyShutdown(t *testing.T) {
+	dir := t.TempDir()
+	imgs := filepath.Join(dir, "img")
+	if err := os.MkdirAll(imgs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(imgs, "gophers.jpg"), testimages.JPEG(testimages.Gradient(640, 480)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cfg := filepath.Join(dir, "c.yml")
+	body := fmt.Sprintf("web:\n  listen_address: %q\nimages:\n  dir: %q\n  prefix: /wrong\ncache:\n  size: 1MiB\n  max_age: 1h\nqueue:\n  timeout: 2s\n", addr, imgs)
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	var mu sync.Mutex
+	var states []string
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			states = append(states, string(buf[:n]))
+			mu.Unlock()
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var stderr bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"--config.file=" + cfg, "--images.prefix=/assets/images", "--log.level=warn"}, io.Discard, &stderr)
+	}()
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(states) > 0 })
+	mu.Lock()
+	if states[0] != "READY=1" {
+		t.Errorf("first notification %q, want READY=1", states[0])
+	}
+	mu.Unlock()
+	resp, err := http.Get("http://" + addr + "/assets/images/gophers.jpg?fit=crop&w=100&h=100&crop=center&blur=4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "public, max-age=3600" {
+		t.Errorf("image: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit within 15 s of cancellation")
+	}
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(states) >= 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if states[len(states)-1] != "STOPPING=1" {
+		t.Errorf("notifications %q, want STOPPING=1 last", states)
+	}
+}
+
+// TestBinaryOverload builds the real binary and sends it far more distinct
+// transforms than it can do at once: only 200 and 503 come back, and its
+// peak RSS stays bounded.
+func TestBinaryOverload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and loads the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "imageserver")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	imgs := filepath.Join(dir, "img")
+	if err := os.MkdirAll(imgs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(imgs, "big.jpg"), testimages.JPEG(testimages.Gradient(3000, 2000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "--images.dir="+imgs, "--web.listen-address="+addr, "--workers=2", "--queue.size=4", "--queue.timeout=300ms", "--log.level=warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	waitFor(t, func() bool {
+		r, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			r.Body.Close()
+		}
+		return err == nil && r.StatusCode == 200
+	})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := 0; i < 120; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code := -1
+			r, err := http.Get(fmt.Sprintf("http://%s/assets/images/big.jpg?fit=crop&w=%d&h=1024&blur=4", addr, 900+i))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, r.Body)
+				r.Body.Close()
+				code = r.StatusCode
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		}()
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	if codes[200] == 0 || codes[503] == 0 || codes[200]+codes[503] != 120 {
+		t.Errorf("codes %v, want only 200 and 503, some of each", codes)
+	}
+	hwm := peakRSS(t, cmd.Process.Pid)
+	t.Logf("codes %v, peak RSS %.0f MB", codes, float64(hwm)/1e6)
+	if hwm > 400e6 {
+		t.Errorf("peak RSS %.0f MB, want at most 400 MB", float64(hwm)/1e6)
+	}
+}
+
+func peakRSS(t *testing.T, pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			return kb * 1024
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
