@@ -203,6 +203,9 @@ type profileResult struct {
 	mem       [nProcs]memory
 	groupA    group // replaced setup
 	groupB    group // hostpush
+	// deadlineMisses counts hostpush's log lines about a collector that
+	// missed its deadline (its metrics were dropped for that tick).
+	deadlineMisses int
 }
 
 func runProfile(ctx context.Context, c *Config, p profile, rounds int, bash, logPrefix string) (*profileResult, error) {
@@ -389,6 +392,9 @@ func runProfile(ctx context.Context, c *Config, p profile, rounds int, bash, log
 	}
 	if res.groupB, err = fetchGroup(ctx, gwB, "host-stats"); err != nil {
 		return nil, err
+	}
+	if b, err := os.ReadFile(logPrefix + "-hostpush.log"); err == nil {
+		res.deadlineMisses = strings.Count(string(b), "missed its deadline")
 	}
 	if res.groupA.Series == 0 || res.groupB.Series == 0 {
 		return nil, fmt.Errorf("a gateway holds no series (replaced %d, hostpush %d); see the logs %s", res.groupA.Series, res.groupB.Series, logPrefix+"-*.log")

@@ -115,8 +115,8 @@ func (res *profileResult) write(w io.Writer) {
 		strings.Join(res.groupA.Failed, " "), strings.Join(res.groupB.Failed, " "))
 	fmt.Fprintf(w, "  families only in hostpush's group: [%s]; only in the replaced group: [%s]\n",
 		strings.Join(onlyIn(res.groupB.Families, res.groupA.Families), " "), strings.Join(onlyIn(res.groupA.Families, res.groupB.Families), " "))
-	fmt.Fprintf(w, "hostpush: pushes ok %.0f, failed %.0f, ticks skipped %.0f; script cycles that failed: %d\n",
-		res.groupB.PushesOK, res.groupB.PushesFailed, res.groupB.TicksSkipped, p.failed)
+	fmt.Fprintf(w, "hostpush: pushes ok %.0f, failed %.0f, ticks skipped %.0f, collector deadline misses logged %d; script cycles that failed: %d\n",
+		res.groupB.PushesOK, res.groupB.PushesFailed, res.groupB.TicksSkipped, res.deadlineMisses, p.failed)
 }
 
 func sameSet(a, b []string) string {
