@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/hostpush/hostpush/imageserver/testimages"
 	"github.com/hostpush/hostpush/imageserver/params"
+	"github.com/hostpush/hostpush/imageserver/testimages"
 )
 
 const secret = "the secret file outside the image directory"
