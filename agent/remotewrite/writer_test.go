@@ -95,7 +95,7 @@ func startWriter(t *testing.T, cfg Config, d doer) (*Writer, *prometheus.Registr
 func TestBackoffDoublesCappedJittered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.MinBackoff, cfg.MaxBackoff = mdur(time.Second), mdur(8*time.Second)
+		cfg.MinBackoff, cfg.MaxBackoff = mdur(time.Second), mdur(6*time.Second)
 		const failures = 7
 		rcv := &receiver{status: func(n int) (int, []string) {
 			if n < failures {
@@ -113,7 +113,7 @@ func TestBackoffDoublesCappedJittered(t *testing.T) {
 			t.Fatalf("want %d attempts and one delivery, got %d attempts, values %v", failures+1, len(times), values)
 		}
 		for i := 1; i < len(times); i++ {
-			d := min(time.Second<<(i-1), 8*time.Second)
+			d := min(time.Second<<(i-1), 6*time.Second)
 			if gap := times[i].Sub(times[i-1]); gap < d/2 || gap > d {
 				t.Errorf("wait before attempt %d: %v, want within [%v, %v]", i, gap, d/2, d)
 			}
