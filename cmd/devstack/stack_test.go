@@ -65,25 +65,32 @@ func TestStackEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Skipf("needs bin/hostpush (make test builds it first): %v", err)
 	}
-	gw, prom := freeAddr(t), freeAddr(t)
+	gw, prom, img := freeAddr(t), freeAddr(t), ""
+	// With bin/imageserver built, the stack includes it and hostpush's
+	// scrape of it must reach Prometheus too.
+	want := []string{`node_uname_info{job="host-stats"}`}
+	if _, err := procs.Binary("imageserver"); err == nil {
+		img = freeAddr(t)
+		want = append(want, `hostpush_scrape_success{target="imageserver"} == 1`, `process_resident_memory_bytes{job="imageserver"}`)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--gateway.address=" + gw, "--prometheus.address=" + prom,
-			"--imageserver.address=", "--push.interval=1s", "--bin.dir=" + strings.TrimSuffix(hostpush, "/hostpush")}, &stdout, &stderr)
+			"--imageserver.address=" + img, "--push.interval=1s", "--bin.dir=" + strings.TrimSuffix(hostpush, "/hostpush")}, &stdout, &stderr)
 	}()
 
 	deadline := time.Now().Add(60 * time.Second)
-	for !hasData(t, prom, `node_uname_info{job="host-stats"}`) {
+	for !hasAll(t, prom, want) {
 		select {
 		case err := <-done:
 			t.Fatalf("devstack exited early: %v\nstderr:\n%s", err, stderr.String())
 		case <-time.After(500 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Prometheus never had node_uname_info from hostpush\nstderr:\n%s", stderr.String())
+			t.Fatalf("Prometheus never had all of %v\nstderr:\n%s", want, stderr.String())
 		}
 	}
 	if out := stdout.String(); !strings.Contains(out, "http://"+gw) || !strings.Contains(out, "http://"+prom) {
@@ -98,14 +105,26 @@ func TestStackEndToEnd(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("devstack did not stop within 30s of the signal")
 	}
-	for _, addr := range []string{gw, prom} {
-		if answers(context.Background(), "http://"+addr+"/-/ready") {
-			t.Errorf("%s still answers after devstack stopped", addr)
+	for _, url := range []string{"http://" + gw + "/-/ready", "http://" + prom + "/-/ready", "http://" + img + "/healthz"} {
+		if img == "" && strings.HasSuffix(url, "/healthz") {
+			continue
+		}
+		if answers(context.Background(), url) {
+			t.Errorf("%s still answers after devstack stopped", url)
 		}
 	}
 	if s := stderr.String(); strings.Index(s, "stopping hostpush") > strings.Index(s, "stopping pushgateway") {
 		t.Errorf("stop order is not hostpush before pushgateway:\n%s", s)
 	}
+}
+
+func hasAll(t *testing.T, prom string, queries []string) bool {
+	for _, q := range queries {
+		if !hasData(t, prom, q) {
+			return false
+		}
+	}
+	return true
 }
 
 func hasData(t *testing.T, prom, query string) bool {
