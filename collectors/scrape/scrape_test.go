@@ -360,3 +360,39 @@ func gatherValues(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
 	}
 	return out
 }
+
+// TestRealTargetStopsAndReturns: a real server that goes away costs only
+// its own group, and its group is back on the first gather after restart.
+func TestRealTargetStopsAndReturns(t *testing.T) {
+	addr, err := procs.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() *procs.Proc {
+		p, err := procs.StartPushgateway(t.Context(), addr, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Stop(5 * time.Second) })
+		return p
+	}
+	reg := prometheus.NewRegistry()
+	s, err := New([]Target{{Name: "gw", URL: "http://" + addr + "/metrics", Timeout: time.Second}}, testLogger(io.Discard), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	success := func() float64 { return gatherValues(t, reg)[`hostpush_scrape_success{target="gw"}`] }
+
+	p := start()
+	if g := s.Gather(t.Context()); len(g) != 1 || success() != 1 {
+		t.Fatalf("target up: %d groups, success %v; want 1 and 1", len(g), success())
+	}
+	_ = p.Stop(5 * time.Second)
+	if g := s.Gather(t.Context()); len(g) != 0 || success() != 0 {
+		t.Fatalf("target stopped: %d groups, success %v; want 0 and 0", len(g), success())
+	}
+	start()
+	if g := s.Gather(t.Context()); len(g) != 1 || success() != 1 {
+		t.Fatalf("target restarted: %d groups, success %v; want 1 and 1", len(g), success())
+	}
+}
