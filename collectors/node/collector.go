@@ -138,7 +138,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	deadline := time.Now().Add(c.timeout)
 	var wg sync.WaitGroup
 	for _, u := range c.units {
-		wg.Go(func() { u.collect(ch, deadline) })
+		wg.Go(func() { u.collect(ch, deadline, c.timeout) })
 	}
 	wg.Wait()
 }
@@ -149,7 +149,7 @@ var errTimeout = errors.New("missed its deadline")
 // errInFlight marks a collector whose previous run has not returned yet.
 var errInFlight = errors.New("previous run still in flight")
 
-func (u *unit) collect(ch chan<- prometheus.Metric, deadline time.Time) {
+func (u *unit) collect(ch chan<- prometheus.Metric, deadline time.Time, timeout time.Duration) {
 	start := time.Now()
 	u.mu.Lock()
 	if u.interval > 0 && !u.lastRun.IsZero() && start.Sub(u.lastRun) < u.interval {
@@ -176,7 +176,7 @@ func (u *unit) collect(ch chan<- prometheus.Metric, deadline time.Time) {
 		u.report(r.err)
 		u.send(ch, r.metrics, r.err == nil, r.duration)
 	case <-timer.C:
-		u.report(fmt.Errorf("%w of %s", errTimeout, deadline.Sub(start)))
+		u.report(fmt.Errorf("%w of %s", errTimeout, timeout))
 		u.send(ch, nil, false, time.Since(start).Seconds())
 	}
 }
