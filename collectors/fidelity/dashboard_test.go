@@ -103,10 +103,12 @@ func TestDashboard1860(t *testing.T) {
 	}
 	vars := resolveVariables(t, prom, host)
 	absent := checkCoverage(t, prom, metrics, ref, host)
-	if dash == nil {
-		t.Skip("panel evaluation skipped: ../shared/dashboards/node-exporter-full.json (beside the repository) is absent; the 229 names were checked from testdata")
-	}
-	checkPanels(t, prom, dash, vars, absent)
+	t.Run("panels", func(t *testing.T) {
+		if dash == nil {
+			t.Skip("skipped: ../shared/dashboards/node-exporter-full.json (beside the repository) is absent; the names were checked from testdata")
+		}
+		checkPanels(t, prom, dash, vars, absent)
+	})
 }
 
 // startPipeline runs Debian's Pushgateway and Prometheus (scraping the
