@@ -12,7 +12,7 @@ import (
 // TestDifferentialNodeExporter runs node_exporter and hostpush --dry-run on
 // this machine with the same collector flags (hostpush's defaults, which
 // are node_exporter's defaults plus hostpush's extras) and compares every
-// node_* family's name, type and label names. Values differ between two
+// node_* family's name, type, help and label names. Values differ between two
 // gathers; names and labels may not.
 func TestDifferentialNodeExporter(t *testing.T) {
 	t.Parallel()

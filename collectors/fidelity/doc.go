@@ -9,7 +9,7 @@
 //     so a node_exporter upgrade brings its new flags and fixtures along.
 //   - TestDifferentialNodeExporter runs node_exporter (built from the module
 //     cache) and hostpush on this machine with the same collector flags and
-//     compares node_* metric names, types and label names.
+//     compares node_* metric names, types, help texts and label names.
 //   - TestDashboard1860 pushes hostpush's default gather through a real
 //     Pushgateway into a real Prometheus and checks the 229 metric names the
 //     dashboard queries, then (when the dashboard JSON is at hand) evaluates

@@ -19,13 +19,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hostpush/hostpush/collectors/node"
 )
 
-// hostpushOnlyExtras are hostpush's default-on collectors that
-// end-to-end-test.sh does not enable. The script's list already enables
-// processes and interrupts; systemd and tcpstat are turned off so that
-// hostpush runs exactly the script's collector set.
-var hostpushOnlyExtras = []string{"--no-collector.systemd", "--no-collector.tcpstat"}
+// hostpushOnlyExtras turns off hostpush's extra default collectors
+// (node.Extras) that end-to-end-test.sh does not enable, so that hostpush
+// runs exactly the script's collector set. With node_exporter v1.12.1 the
+// script enables processes and interrupts itself, so this is
+// --no-collector.systemd --no-collector.tcpstat.
+func hostpushOnlyExtras(scriptFlags []string) []string {
+	var out []string
+	for _, x := range node.Extras {
+		if !slices.Contains(scriptFlags, "--collector."+x) {
+			out = append(out, "--no-collector."+x)
+		}
+	}
+	return out
+}
 
 // explainedFamilies are node_* families of node_exporter that hostpush
 // does not produce, each with the reason.
@@ -46,10 +57,11 @@ func TestNodeExporterEndToEnd(t *testing.T) {
 	}
 	skip := scriptSkipRe(t, string(script))
 	flags := scriptFlags(t, work, script)
+	extras := hostpushOnlyExtras(flags)
 	t.Logf("node_exporter %s end-to-end-test.sh passes %d flags; hostpush also gets %s",
-		mod.Version, len(flags), strings.Join(hostpushOnlyExtras, " "))
+		mod.Version, len(flags), strings.Join(extras, " "))
 
-	args := append(append([]string{"--dry-run"}, flags...), hostpushOnlyExtras...)
+	args := append(append([]string{"--dry-run"}, flags...), extras...)
 	got := runHostpush(t, work, args...)
 	want, err := os.ReadFile(filepath.Join(work, e2eFixture()))
 	if err != nil {

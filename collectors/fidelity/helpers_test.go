@@ -215,7 +215,8 @@ func parseFamilies(t *testing.T, what string, data []byte) map[string]*dto.Metri
 }
 
 // signature describes a family by what dashboards and alerts depend on:
-// its type and the label-name sets of its series (values left out).
+// its type and the label-name sets of its series (values left out), and
+// its help text.
 func signature(f *dto.MetricFamily) string {
 	sets := map[string]bool{}
 	for _, m := range f.GetMetric() {
@@ -231,7 +232,7 @@ func signature(f *dto.MetricFamily) string {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	return f.GetType().String() + " " + strings.Join(keys, " ")
+	return fmt.Sprintf("%s %s help=%q", f.GetType(), strings.Join(keys, " "), f.GetHelp())
 }
 
 // logBuffer collects a child process's output and prints it only when the
