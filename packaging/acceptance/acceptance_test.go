@@ -299,6 +299,7 @@ func TestHostpushPackage(t *testing.T) {
 
 	s.run("a config error fails the unit with status 2 and no restart loop", func() {
 		c.writeFile(confPath, edited+"bogus_key: 1\n", 0o644)
+		t0 := time.Now().Add(-time.Second)
 		if out, err := c.exec(time.Minute, "systemctl", "restart", unit); err == nil {
 			t.Fatalf("systemctl restart with a bad config returned 0:\n%s", out)
 		}
@@ -308,8 +309,12 @@ func TestHostpushPackage(t *testing.T) {
 		time.Sleep(restartSec + 3*time.Second)
 		expect(t, "ActiveState after RestartSec", c.show(unit, "ActiveState"), "failed")
 		expect(t, "InactiveEnterTimestampMonotonic after RestartSec (no new attempt)", c.show(unit, "InactiveEnterTimestampMonotonic"), inactiveSince)
-		if j := c.must("journalctl", "--no-pager", "-u", unit, "-n", "20"); !strings.Contains(j, "bogus_key") {
+		j := c.must("journalctl", "--no-pager", "-o", "cat", "-u", unit, fmt.Sprintf("--since=@%d", t0.Unix()))
+		if !strings.Contains(j, "bogus_key") {
 			t.Fatalf("the journal does not name the bad key bogus_key:\n%s", j)
+		}
+		if n := strings.Count(j, "status=2/INVALIDARGUMENT"); n != 1 {
+			t.Fatalf("the process exited with status 2 %d times since the restart, want once:\n%s", n, j)
 		}
 		c.writeFile(confPath, edited, 0o644)
 		c.must("systemctl", "reset-failed", unit)
