@@ -4,14 +4,15 @@ package acceptance
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
-	"image/color"
-	"image/jpeg"
+	_ "image/jpeg"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,19 +84,9 @@ func TestImageserverPackage(t *testing.T) {
 		t.Logf("%s is on mount %s (%s) for the service", isImages, mp, opts)
 	})
 
-	s.run("fetch a transformed image (crop 256x256, blur 4) from port 3002", func() {
-		var b bytes.Buffer
-		img := image.NewRGBA(image.Rect(0, 0, 1200, 800))
-		for y := 0; y < 800; y++ {
-			for x := 0; x < 1200; x++ {
-				img.Set(x, y, color.RGBA{uint8(x / 5), uint8(y / 4), uint8((x + y) / 8), 255})
-			}
-		}
-		if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
-			t.Fatal(err)
-		}
-		c.writeFile(isImages+"/gradient.jpg", b.String(), 0o644)
-		url := "http://" + isListen + "/assets/images/gradient.jpg?w=256&h=256&fit=crop&blur=4"
+	s.run("fetch a 12 MP photo cropped to 1024x1024 with blur 4 from port 3002", func() {
+		c.copyIn(testPhoto(t), isImages+"/photo.jpg")
+		url := "http://" + isListen + "/assets/images/photo.jpg?fit=crop&w=1024&h=1024&crop=center&blur=4"
 		var body []byte
 		var ctype string
 		if err := waitFor(20*time.Second, func() error {
@@ -117,10 +108,10 @@ func TestImageserverPackage(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decoding the response (%s, %d bytes): %v", ctype, len(body), err)
 		}
-		if sz := got.Bounds().Size(); sz.X != 256 || sz.Y != 256 {
-			t.Fatalf("got a %dx%d %s, want 256x256", sz.X, sz.Y, format)
+		if sz := got.Bounds().Size(); sz.X != 1024 || sz.Y != 1024 {
+			t.Fatalf("got a %dx%d %s, want 1024x1024", sz.X, sz.Y, format)
 		}
-		t.Logf("GET %s: 200 %s, %d bytes, %s 256x256", url, ctype, len(body), format)
+		t.Logf("GET %s: 200 %s, %d bytes, %s 1024x1024", url, ctype, len(body), format)
 		resp, err := http.Get("http://" + isListen + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -144,7 +135,7 @@ func TestImageserverPackage(t *testing.T) {
 	s.run("apt-get purge: files, links and user removed", func() {
 		// The admin's images are theirs: dpkg keeps a directory that is not
 		// empty. Remove the test image so the purge can remove the directory.
-		if err := os.Remove(c.path(isImages + "/gradient.jpg")); err != nil {
+		if err := os.Remove(c.path(isImages + "/photo.jpg")); err != nil {
 			t.Fatal(err)
 		}
 		c.must("apt-get", "purge", "-y", "imageserver")
@@ -199,4 +190,21 @@ func coveringMount(mountinfo, path string) (mp, opts string) {
 		}
 	}
 	return mp, opts
+}
+
+// testPhoto returns the path of a real 12 MP photo (4032x3024 JPEG with EXIF
+// orientation and an ICC profile), the one the image server's benchmarks
+// use: a test file of the Go module github.com/h2non/bimg, fetched through
+// the Go module proxy into the module cache.
+func testPhoto(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "mod", "download", "-json", "github.com/h2non/bimg@v1.1.9").Output()
+	if err != nil {
+		t.Fatalf("go mod download github.com/h2non/bimg@v1.1.9: %v", err)
+	}
+	var m struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+		t.Fatalf("go mod download github.com/h2non/bimg@v1.1.9: %v %s", err, m.Error)
+	}
+	return filepath.Join(m.Dir, "testdata", "test_exif_full.jpg")
 }
