@@ -114,7 +114,7 @@ func TestRunAgainstServer(t *testing.T) {
 		}
 		out := stdout.String()
 		for _, want := range []string{"[0s,", "20ms]", "[10s,", "+Inf]", "Requests 40", "success 97.50%",
-			"codes 200:39 503:1", "p50 ", "p99 ", "max ", "Server   CPU", "peak RSS"} {
+			"codes 200:39 503:1", "p50 ", "p99 ", "max ", "Served   39 successful", "Server   CPU", "per successful one", "peak RSS"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: report lacks %q:\n%s", format, want, out)
 			}
