@@ -42,7 +42,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	base, pid := c.ServerURL, c.ServerPID
 	if base == "" {
-		srv, addr, err := startServer(ctx, c, out, stderr)
+		images, err := os.MkdirTemp("", "imagebench-images-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(images)
+		srv, addr, err := startServer(ctx, c, images, out, stderr)
 		if err != nil {
 			return err
 		}
@@ -83,18 +88,14 @@ type bytesWriter struct{ b []byte }
 func (w *bytesWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 // startServer runs the image server binary on a free loopback port with the
-// 12 MP sample photo as gophers.jpg.
-func startServer(ctx context.Context, c *config, out string, stderr io.Writer) (*procs.Proc, string, error) {
+// 12 MP sample photo as gophers.jpg in images.
+func startServer(ctx context.Context, c *config, images, out string, stderr io.Writer) (*procs.Proc, string, error) {
 	bin, err := filepath.Abs(c.ServerBin)
 	if err != nil {
 		return nil, "", err
 	}
 	if _, err := os.Stat(bin); err != nil {
 		return nil, "", fmt.Errorf("%s not found: run make build, or pass --server.url", bin)
-	}
-	images, err := os.MkdirTemp("", "imagebench-images-")
-	if err != nil {
-		return nil, "", err
 	}
 	if err := procs.SampleImage(ctx, images, "gophers.jpg"); err != nil {
 		return nil, "", err

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 func TestBustQueryDistinct(t *testing.T) {
@@ -142,5 +144,19 @@ func TestRunAgainstServer(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "t"+format, "summary.txt")); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestBucketOfMatchesVegeta: the stacked plot counts like the printed
+// histogram.
+func TestBucketOfMatchesVegeta(t *testing.T) {
+	h := vegeta.Histogram{Buckets: Buckets}
+	for _, d := range []time.Duration{0, time.Millisecond, 20 * time.Millisecond, 499 * time.Millisecond, time.Second, 10 * time.Second, time.Hour} {
+		h.Add(&vegeta.Result{Latency: d})
+		i := bucketOf(d)
+		if h.Counts[i] == 0 {
+			t.Errorf("bucketOf(%s) = %d, vegeta counted it elsewhere: %v", d, i, h.Counts)
+		}
+		h.Counts = make([]uint64, len(Buckets))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -99,26 +100,56 @@ func histogramPlot(c *config, o *outcome) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s: latency histogram (%d requests)", c.Name, o.Hist.Total)
 	p.Y.Label.Text = "% of requests"
-	vals := make(plotter.Values, len(o.Hist.Counts))
-	names := make([]string, len(o.Hist.Counts))
-	for i, n := range o.Hist.Counts {
-		if o.Hist.Total > 0 {
-			vals[i] = 100 * float64(n) / float64(o.Hist.Total)
+	// Successes and failures stacked per bucket: under overload the 503s
+	// and the served requests may share a bucket.
+	ok := make(plotter.Values, len(Buckets))
+	fail := make(plotter.Values, len(Buckets))
+	for _, r := range o.Results {
+		i := bucketOf(r.Latency)
+		if r.Code >= 200 && r.Code < 400 {
+			ok[i]++
+		} else {
+			fail[i]++
 		}
-		lo, hi := o.Hist.Buckets.Nth(i)
+	}
+	names := make([]string, len(Buckets))
+	for i := range Buckets {
+		if n := float64(len(o.Results)); n > 0 {
+			ok[i], fail[i] = 100*ok[i]/n, 100*fail[i]/n
+		}
+		lo, hi := Buckets.Nth(i)
 		names[i] = lo + "-" + hi
 	}
-	bars, err := plotter.NewBarChart(vals, vg.Points(44))
+	okBars, err := plotter.NewBarChart(ok, vg.Points(44))
 	if err != nil {
 		return nil, err
 	}
-	bars.Color = okColor
-	bars.LineStyle.Width = 0
-	p.Add(bars, plotter.NewGrid())
+	okBars.Color, okBars.LineStyle.Width = okColor, 0
+	failBars, err := plotter.NewBarChart(fail, vg.Points(44))
+	if err != nil {
+		return nil, err
+	}
+	failBars.Color, failBars.LineStyle.Width = failColor, 0
+	failBars.StackOn(okBars)
+	p.Add(okBars, failBars, plotter.NewGrid())
+	p.Legend.Add("success", okBars)
+	p.Legend.Add("failure", failBars)
+	p.Legend.Top = true
 	p.NominalX(names...)
 	p.X.Tick.Label.Font.Size = vg.Points(8)
 	p.Y.Min, p.Y.Max = 0, 100
 	return p, nil
+}
+
+// bucketOf is the index of the histogram bucket holding d, as vegeta
+// counts it.
+func bucketOf(d time.Duration) int {
+	for i := len(Buckets) - 1; i > 0; i-- {
+		if d >= Buckets[i] {
+			return i
+		}
+	}
+	return 0
 }
 
 func serverPlots(c *config, o *outcome) (*plot.Plot, *plot.Plot, error) {
