@@ -127,8 +127,9 @@ var steps = []step{
 }
 
 // Process transforms src as opts says and encodes it as fm. libvips is lazy:
-// decoding, cropping, resizing, rotating and colour conversion happen in
-// "render", which computes them into memory; blur and the rest in "encode".
+// the steps before "encode" build a graph and the pixels are computed when
+// "encode" pulls them through it, so most of the time shows in "encode"
+// (in "render" for entropy crops, in "blur" for large blurs).
 func (p *Pipeline) Process(ctx context.Context, src []byte, opts params.Options, fm params.Format) (res Result, err error) {
 	s := &state{src: src, opts: opts, format: fm}
 	defer func() {
