@@ -36,7 +36,6 @@ type target struct {
 	Target
 	logger *slog.Logger
 	down   bool // last fetch failed: log only changes
-	first  bool // no fetch yet
 }
 
 // Option adjusts a Scraper.
@@ -65,8 +64,7 @@ func New(targets []Target, logger *slog.Logger, reg prometheus.Registerer, opts 
 		o(s)
 	}
 	for _, t := range targets {
-		s.targets = append(s.targets, &target{Target: t, first: true,
-			logger: logger.With("target", t.Name, "url", t.URL)})
+		s.targets = append(s.targets, &target{Target: t, logger: logger.With("target", t.Name, "url", t.URL)})
 	}
 	var err error
 	if s.success, err = registerGaugeVec(reg, "hostpush_scrape_success",
@@ -155,10 +153,10 @@ func (s *Scraper) gatherOne(ctx context.Context, t *target) *agent.Group {
 // report logs a target going down or coming back, not every failed tick.
 func (t *target) report(err error) {
 	switch {
-	case err != nil && (!t.down || t.first):
+	case err != nil && !t.down:
 		t.logger.Warn("scrape target down; its group is not pushed until it answers", "err", err)
 	case err == nil && t.down:
 		t.logger.Info("scrape target answers again")
 	}
-	t.down, t.first = err != nil, false
+	t.down = err != nil
 }

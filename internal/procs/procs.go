@@ -86,10 +86,9 @@ func WaitHTTP(ctx context.Context, p *Proc, url string) error {
 	defer tick.Stop()
 	var last error
 	for {
-		if err := Answers(ctx, client, url); err == nil {
+		last = Answers(ctx, client, url)
+		if last == nil {
 			return nil
-		} else {
-			last = err
 		}
 		var done <-chan struct{}
 		if p != nil {
