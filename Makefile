@@ -28,9 +28,11 @@ build: ## bin/hostpush (static, pure Go) and the other binaries
 	@pkg-config --exists vips || packaging/install-deps.sh run
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(IMAGESERVER_LDFLAGS)' -o bin/imageserver ./cmd/imageserver
 
-run: build ## start a loopback Pushgateway (unless one answers) and run hostpush in the foreground
+run: build ## Pushgateway, Prometheus, imageserver and hostpush on loopback (cmd/devstack); Ctrl-C stops them
 	@packaging/install-deps.sh run
-	$(GO) run ./cmd/devstack
+	@# A built binary rather than go run, which exits 1 on Ctrl-C even when devstack stopped cleanly.
+	$(GO) build -o bin/devstack ./cmd/devstack
+	bin/devstack $(RUN_ARGS)
 
 test: build ## unit, integration and fidelity tests (installs Debian packages when missing)
 	@packaging/install-deps.sh test
