@@ -264,6 +264,7 @@ func (s *Server) transform(ctx context.Context, src source, opts params.Options,
 		return nil, err
 	}
 	res, err := s.pipe.Process(ctx, b, opts, fm)
+	putBuf(b) // Process has closed every image that referred to it
 	if err != nil {
 		return nil, fmt.Errorf("transforming %s: %w", src.name, err)
 	}
