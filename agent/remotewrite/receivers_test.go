@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -330,6 +331,8 @@ type outage struct {
 // once while the buffer stayed within its bound. With the disk buffer the
 // Writer is also closed and replaced in mid-outage, as a hostpush restart
 // would.
+var outageDown = flag.Duration("outage", 10*time.Second, "how long TestOutage keeps the receiver down (pushes every 100 ms); make test uses the default, try -outage=3m for the few-minute version")
+
 func TestOutage(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []outage{
@@ -343,7 +346,9 @@ func TestOutage(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			tc.interval, tc.before, tc.down, tc.after, tc.maxBuffer = 100*time.Millisecond, 3*time.Second, 10*time.Second, 4*time.Second, 400
+			tc.interval, tc.before, tc.down, tc.after = 100*time.Millisecond, 3*time.Second, *outageDown, 4*time.Second
+			// the bound holds the whole outage, so nothing may be dropped
+			tc.maxBuffer = int(tc.down/tc.interval)*2 + 100
 			runOutage(t, tc)
 		})
 	}
@@ -486,6 +491,11 @@ func runOutage(t *testing.T, tc outage) {
 	}
 	if len(got) != perBatch {
 		t.Errorf("%s holds %d series for the instance, want %d", tc.receiver, len(got), perBatch)
+	}
+	// The buffer holds the outage's backlog and nothing more: sent
+	// batches leave it (allow 3 s of pushes for the receiver's restart).
+	if slack := int(3 * time.Second / tc.interval); peakB > float64(inOutage+slack) {
+		t.Errorf("buffer peaked at %v batches for an outage of %d batches", peakB, inOutage)
 	}
 	for _, m := range firstMissing {
 		t.Errorf("missing: %s (outage %d..%d)", m, outageFrom, outageTo)
