@@ -52,10 +52,10 @@ bench-agent: build ## hostpush vs node_exporter + curl script, each with its own
 	$(GO) run ./cmd/agentbench --out=out/bench-agent.txt $(BENCH_ARGS)
 
 .PHONY: bench-fleet
-bench-fleet: build ## fleet simulation: N hosts push a real gather every 5 s to a real Pushgateway and to VictoriaMetrics (remote_write); latency, errors, receiver CPU and RSS (out/bench-fleet.txt, ~8 min)
+bench-fleet: build ## fleet simulation: N hosts push a real gather every 5 s to a real Pushgateway and to VictoriaMetrics (remote_write); latency, errors, receiver CPU and RSS (out/bench-fleet.txt, ~17 min)
 	@packaging/install-deps.sh test
 	@mkdir -p out
-	$(GO) run ./cmd/fleetsim --hosts=10,100,500,1000 --hosts.pushgateway=10,25,50,100,500,1000 --duration=30s $(BENCH_ARGS) | tee out/bench-fleet.txt
+	$(GO) run ./cmd/fleetsim --hosts=10,100,500,1000 --hosts.pushgateway=10,20,30,40,50,70,100,500,1000 --duration=30s $(BENCH_ARGS) | tee out/bench-fleet.txt
 
 bench-imageserver: build ## imageserver: pipeline step benchmarks, then 60 s vegeta load runs of four scenarios on a real 12 MP photo (out/bench-imageserver.txt, ~6 min)
 	@mkdir -p out
