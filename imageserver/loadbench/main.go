@@ -167,6 +167,9 @@ func runScenario(w io.Writer, server, dir string, sc scenario, d time.Duration) 
 	if err := vegeta.NewHistogramReporter(hist)(w); err != nil {
 		return err
 	}
+	if line, err := serverSide(base); err == nil {
+		fmt.Fprintf(w, "server-side (imageserver_http_request_duration_seconds, cumulative): %s\n", line)
+	}
 	verdict(w, sc, &m, okMax, perReq, hwm)
 	return nil
 }
@@ -201,6 +204,28 @@ func verdict(w io.Writer, sc scenario, m *vegeta.Metrics, okMax, perReq time.Dur
 		fmt.Fprintf(w, "vs target: max of 200s / 1.5s = %.2f, responses other than 200/503: %d, RSS/300MB = %.2f\n",
 			okMax.Seconds()/1.5, other, mb/300)
 	}
+}
+
+// serverSide summarizes the server's own request duration histogram, which
+// leaves out the time vegeta and the kernel add on a busy machine.
+func serverSide(base string) (string, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "imageserver_http_request_duration_seconds_bucket{le=\""); ok {
+			le, count, _ := strings.Cut(rest, "\"} ")
+			parts = append(parts, "<="+le+"s: "+count)
+		}
+	}
+	return strings.Join(parts, ", "), nil
 }
 
 func r3(d time.Duration) string { return d.Round(100 * time.Microsecond).String() }

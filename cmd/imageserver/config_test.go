@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hostpush/hostpush/imageserver"
+)
+
+func TestLoadFileApplies(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yml")
+	body := `web:
+  listen_address: 127.0.0.1:9999
+images:
+  dir: /srv/img
+  prefix: /img
+cache:
+  size: 64MiB
+  max_age: 1h
+workers: 3
+queue:
+  timeout: 250ms
+sign:
+  token_file: /etc/token
+limits:
+  max_source_pixels: 1000
+  max_source_bytes: 1MiB
+  transform_timeout: 3s
+`
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := loadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := imageserver.DefaultConfig(2)
+	listen, token := ":3002", ""
+	fc.apply(&cfg, &listen, &token)
+	if listen != "127.0.0.1:9999" || token != "/etc/token" || cfg.ImagesDir != "/srv/img" || cfg.Prefix != "/img" ||
+		cfg.CacheSize != 64<<20 || cfg.MaxAge != time.Hour || cfg.Admission.Workers != 3 || cfg.Admission.QueueSize != 24 ||
+		cfg.Admission.Timeout != 250*time.Millisecond || cfg.Pipeline.MaxSourcePixels != 1000 || cfg.MaxSourceBytes != 1<<20 ||
+		cfg.TransformTimeout != 3*time.Second {
+		t.Errorf("applied config %+v, listen %s, token %s", cfg, listen, token)
+	}
+}
+
+// FuzzLoadFile: any file content loads or fails with one error; no panic.
+func FuzzLoadFile(f *testing.F) {
+	f.Add("images:\n  dir: /x\n")
+	f.Add("cache:\n  size: 12XB\n")
+	f.Add("workers: [1, 2]\nqueue: {timeout: 1s, size: -1}\n")
+	f.Add("web: \n  listen_address: 1\nnope: 2\n")
+	f.Add("")
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, body string) {
+		p := filepath.Join(dir, "c.yml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fc, err := loadFile(p)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "config file ") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		cfg := imageserver.DefaultConfig(2)
+		var listen, token string
+		fc.apply(&cfg, &listen, &token)
+		_ = cfg.Validate()
+	})
+}
