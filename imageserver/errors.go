@@ -52,6 +52,8 @@ func classify(err error) *httpError {
 		return &httpError{code: 503, reason: "queue_timeout", msg: "server busy, retry later"}
 	case errors.Is(err, context.Canceled):
 		return errGone
+	case errors.Is(err, context.DeadlineExceeded):
+		return &httpError{code: 503, reason: "transform_timeout", msg: "transform took too long, retry later"}
 	case errors.As(err, &panicErr):
 		return errInternal
 	}

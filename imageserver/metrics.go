@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imageserver_rejections_total",
-			Help: "Requests refused, by reason: queue_full, queue_timeout (503); bad_request, bad_signature, not_found, bad_source (4xx); client_gone.",
+			Help: "Requests refused, by reason: queue_full, queue_timeout, transform_timeout (503); bad_request, bad_signature, not_found, bad_source (4xx); client_gone.",
 		}, []string{"reason"}),
 		hits:      prometheus.NewCounter(prometheus.CounterOpts{Name: "imageserver_cache_hits_total", Help: "Requests answered from the result cache (304s included)."}),
 		misses:    prometheus.NewCounter(prometheus.CounterOpts{Name: "imageserver_cache_misses_total", Help: "Requests that needed a transform (their own or a collapsed one)."}),
@@ -52,7 +52,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	for _, code := range []string{"200", "304", "400", "403", "404", "422", "500", "503"} {
 		m.requests.WithLabelValues(code)
 	}
-	for _, r := range []string{"queue_full", "queue_timeout", "bad_request", "bad_signature", "not_found", "bad_source", "client_gone"} {
+	for _, r := range []string{"queue_full", "queue_timeout", "bad_request", "bad_signature", "not_found", "bad_source", "client_gone", "transform_timeout"} {
 		m.rejections.WithLabelValues(r)
 	}
 	reg.MustRegister(m.requests, m.duration, m.steps, m.queueWait, m.rejections, m.hits, m.misses, m.collapsed, m.panics,

@@ -257,11 +257,11 @@ func (s *Server) transform(ctx context.Context, src source, opts params.Options,
 		return nil, err
 	}
 	defer release()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransformTimeout)
+	defer cancel()
 	if s.hook != nil {
 		s.hook("transform", src.name)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransformTimeout)
-	defer cancel()
 	b, err := s.read(src)
 	if err != nil {
 		return nil, err
@@ -334,6 +334,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	w.wrote = true

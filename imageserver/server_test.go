@@ -419,6 +419,22 @@ func TestOverload(t *testing.T) {
 	}
 }
 
+// TestTransformTimeout: a transform past its time limit is answered 503.
+func TestTransformTimeout(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.TransformTimeout = 50 * time.Millisecond })
+	f.srv.hook = func(stage, _ string) {
+		if stage == "transform" {
+			time.Sleep(100 * time.Millisecond) // the pipeline sees the deadline at its first step
+		}
+	}
+	if r := f.get(t, "/assets/images/photo.jpg?w=10"); r.code != 503 || r.header.Get("Retry-After") == "" {
+		t.Errorf("got %d %q, Retry-After %q", r.code, r.body, r.header.Get("Retry-After"))
+	}
+	if n := testutil.ToFloat64(f.srv.m.rejections.WithLabelValues("transform_timeout")); n != 1 {
+		t.Errorf("transform_timeout rejections %v, want 1", n)
+	}
+}
+
 // TestClientGone: a request whose client leaves while it waits for a worker
 // is dropped without a transform.
 func TestClientGone(t *testing.T) {
