@@ -220,8 +220,13 @@ func TestHostpushPackage(t *testing.T) {
 			t.Fatalf("no restart after SIGSTOP: %v", err)
 		}
 		waitUnit(t, c, "active", "running")
-		if j := c.must("journalctl", "--no-pager", "-u", unit); !strings.Contains(j, "Watchdog timeout") {
-			t.Fatalf("journal of %s has no \"Watchdog timeout\"", unit)
+		// Killed by the watchdog's SIGABRT (GOTRACEBACK=crash), not exited
+		// with status 2, which RestartPreventExitStatus=2 would not restart.
+		j := c.must("journalctl", "--no-pager", "-o", "cat", "-u", unit)
+		for _, want := range []string{"Watchdog timeout", "code=killed, status=6/ABRT", "goroutine "} {
+			if !strings.Contains(j, want) {
+				t.Fatalf("journal of %s has no %q", unit, want)
+			}
 		}
 		freshPush(t, gw, instance, time.Now())
 	})
@@ -490,7 +495,7 @@ func (c *container) execSplit(timeout time.Duration, args ...string) (string, st
 	defer cancel()
 	full := append([]string{"-t", strconv.Itoa(c.pid), "-m", "-u", "-i", "-p", "--",
 		"/usr/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}, args...)
-	cmd := exec.CommandContext(ctx, "nsenter", full...)
+	cmd := killable(exec.CommandContext(ctx, "nsenter", full...))
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

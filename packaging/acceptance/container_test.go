@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -122,11 +123,22 @@ func run(t *testing.T, timeout time.Duration, name string, args ...string) strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	out, err := killable(exec.CommandContext(ctx, name, args...)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// killable makes a command's timeout end it for sure: it runs in its own
+// process group, which is killed as a whole (nsenter forks the command it
+// runs, and a surviving child would hold the output pipe open), and Wait
+// returns at most 5 s after the kill.
+func killable(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
 }
 
 // container is a Debian tree booted with systemd-nspawn.
@@ -194,7 +206,7 @@ func boot(t *testing.T, tarball, name string) *container {
 	// "degraded" when some unit of the minimal tree failed.
 	// Until systemd has set up its private socket, systemctl cannot connect.
 	if err := waitFor(time.Minute, func() error {
-		out, _ := c.exec(time.Minute, "systemctl", "is-system-running", "--wait")
+		out, _ := c.exec(20*time.Second, "systemctl", "is-system-running", "--wait")
 		if s := strings.TrimSpace(out); s != "running" && s != "degraded" {
 			return fmt.Errorf("is-system-running says %q", s)
 		}
@@ -237,7 +249,7 @@ func (c *container) exec(timeout time.Duration, args ...string) (string, error) 
 	full := append([]string{"-t", strconv.Itoa(c.pid), "-m", "-u", "-i", "-p", "--",
 		"/usr/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive", "SYSTEMD_PAGER=", "TERM=dumb"}, args...)
-	out, err := exec.CommandContext(ctx, "nsenter", full...).CombinedOutput()
+	out, err := killable(exec.CommandContext(ctx, "nsenter", full...)).CombinedOutput()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%w (timed out after %s)", err, timeout)
 	}
@@ -315,8 +327,16 @@ func (c *container) shutdown() {
 	select {
 	case <-c.exited:
 	case <-time.After(20 * time.Second):
-		c.nspawn.Process.Kill()
-		<-c.exited
+		// Killing the container's init ends every process in it.
+		if c.pid != 0 {
+			syscall.Kill(c.pid, syscall.SIGKILL)
+		}
+		select {
+		case <-c.exited:
+		case <-time.After(5 * time.Second):
+			c.nspawn.Process.Kill()
+			<-c.exited
+		}
 	}
 	if c.console != nil {
 		c.console.Close()
