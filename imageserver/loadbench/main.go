@@ -44,7 +44,7 @@ func main() {
 	out := flag.String("out", "", "also write the report to this file")
 	duration := flag.Duration("duration", 60*time.Second, "length of each load run")
 	only := flag.String("scenarios", "seed,uncached,sustained,overload", "scenarios to run, comma separated")
-	uncachedRate := flag.Int("uncached.rate", 8, "request rate of the CPU-per-request run")
+	uncachedRate := flag.Int("uncached.rate", 5, "request rate of the CPU-per-request run")
 	sustainedRate := flag.Int("sustained.rate", 14, "request rate of the sustained uncached run")
 	flag.Parse()
 	if err := run(*server, *out, *only, *duration, *uncachedRate, *sustainedRate); err != nil {
