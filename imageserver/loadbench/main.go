@@ -122,6 +122,7 @@ func runScenario(w io.Writer, server, dir string, sc scenario, d time.Duration) 
 	if err != nil {
 		return err
 	}
+	busy0, self0 := machineBusy(), selfCPU()
 	var seq atomic.Uint64
 	targeter := func(t *vegeta.Target) error {
 		t.Method = "GET"
@@ -152,6 +153,7 @@ func runScenario(w io.Writer, server, dir string, sc scenario, d time.Duration) 
 		return err
 	}
 	cpu := cpu1 - cpu0
+	others := machineBusy() - busy0 - cpu - (selfCPU() - self0)
 	fmt.Fprintf(w, "\n== %s: %d req/s for %s, %s URL ==\ntarget: %s\n", sc.name, sc.rate, d, map[bool]string{true: "a distinct", false: "the same"}[sc.uncached], sc.target)
 	fmt.Fprintf(w, "requests %d, throughput (200/s) %.2f, success ratio %.4f, status codes %v\n", m.Requests, m.Throughput, m.Success, m.StatusCodes)
 	fmt.Fprintf(w, "latency p50 %s  p95 %s  p99 %s  max %s  (max of 200s %s)\n", r3(m.Latencies.P50), r3(m.Latencies.P95), r3(m.Latencies.P99), r3(m.Latencies.Max), r3(okMax))
@@ -161,6 +163,8 @@ func runScenario(w io.Writer, server, dir string, sc scenario, d time.Duration) 
 	}
 	fmt.Fprintf(w, "server CPU %s total, %s per 200 response, %s per request; peak RSS (VmHWM) %.1f MB\n",
 		r3(cpu), r3(perReq), r3(cpu/time.Duration(max(1, m.Requests))), float64(hwm)/1e6)
+	fmt.Fprintf(w, "machine: vegeta used %.2f cores, other processes %.2f of the 2 cores on average during the run\n",
+		(selfCPU()-self0).Seconds()/d.Seconds(), others.Seconds()/d.Seconds())
 	if len(m.Errors) > 0 {
 		fmt.Fprintf(w, "errors: %s\n", strings.Join(m.Errors, "; "))
 	}
@@ -275,6 +279,35 @@ func procCPU(pid int) (time.Duration, error) {
 	}
 	const hz = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / hz, nil
+}
+
+// machineBusy is the CPU time all processes used so far, from /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		var n int64
+		fmt.Sscan(v, &n)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / 100
+}
+
+// selfCPU is the CPU time of this process (vegeta) so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // vmHWM is the peak resident set size of a process in bytes.

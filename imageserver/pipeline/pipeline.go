@@ -84,7 +84,7 @@ var startOnce sync.Once
 // with many short-lived large buffers).
 func Startup(log *slog.Logger) {
 	startOnce.Do(func() {
-		tuneMalloc(2, 4<<20)
+		limitMallocArenas(2)
 		vips.LoggingSettings(func(domain string, level vips.LogLevel, msg string) {
 			log.Warn("libvips message", "domain", domain, "msg", msg)
 		}, vips.LogLevelWarning)
