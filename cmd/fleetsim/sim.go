@@ -433,9 +433,10 @@ func printTable(w io.Writer, rs []result) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// printBreakpoints names, per receiver, the largest fleet that pushed
-// without errors and with p99 under a fifth of the push timeout, and the
-// first that did not.
+// printBreakpoints names, per receiver, the largest fleet whose pushes
+// failed (timeout or error status) at most 1 % of the time, and the first
+// that did not. Latency is in the table; a slow push that lands in time
+// still delivers.
 func printBreakpoints(w io.Writer, rs []result, o *options) {
 	fmt.Fprintln(w)
 	for _, recv := range o.receivers {
@@ -444,7 +445,7 @@ func printBreakpoints(w io.Writer, rs []result, o *options) {
 			if r.receiver != recv {
 				continue
 			}
-			healthy := r.errors == 0 && r.pct(0.99) < o.timeout/5
+			healthy := r.pushes > 0 && r.errors*100 <= r.pushes
 			if healthy && bad == 0 {
 				ok = r.hosts
 			} else if !healthy && bad == 0 {
@@ -455,7 +456,7 @@ func printBreakpoints(w io.Writer, rs []result, o *options) {
 		case bad == 0:
 			fmt.Fprintf(w, "%s: kept up with every fleet size tried (largest %d hosts)\n", recv, ok)
 		default:
-			fmt.Fprintf(w, "%s: kept up to %d hosts; at %d hosts errors or p99 >= %s (a fifth of the push timeout)\n", recv, ok, bad, o.timeout/5)
+			fmt.Fprintf(w, "%s: kept up to %d hosts; at %d hosts more than 1%% of pushes failed (timeout %s)\n", recv, ok, bad, o.timeout)
 		}
 	}
 }
