@@ -62,21 +62,21 @@ func parseGather(text []byte) (*gather, error) {
 
 // result is one run: one receiver, one fleet size.
 type result struct {
-	receiver   string
-	hosts      int
-	elapsed    time.Duration
-	pushes     int
-	errors     int
-	firstErr   string
-	lat        []time.Duration // every push, failed ones included
-	cpu        time.Duration   // receiver CPU during the run
-	selfCPU    time.Duration   // fleetsim's own CPU during the run
-	peakRSS    int64           // receiver VmHWM, bytes
-	samples    int             // samples accepted
-	stored     int             // series stored (VictoriaMetrics), -1 unknown
-	scrape     time.Duration   // one GET /metrics of the Pushgateway after the run
-	scrapeSize int
-	load       string // /proc/loadavg 1-minute figure at the end: how busy the machine was
+	receiver      string
+	hosts         int
+	elapsed       time.Duration
+	pushes        int
+	errors        int
+	firstErr      string
+	lat           []time.Duration // every push, failed ones included
+	cpu           time.Duration   // receiver CPU during the run
+	selfCPU       time.Duration   // fleetsim's own CPU during the run
+	peakRSS       int64           // receiver VmHWM, bytes
+	samples       int             // samples accepted
+	stored        int             // series stored (VictoriaMetrics), -1 unknown
+	scrape        time.Duration   // one GET /metrics of the Pushgateway after the run
+	scrapeSize    int
+	load          string        // /proc/loadavg 1-minute figure at the end: how busy the machine was
 	onboard       time.Duration // until every host had pushed once
 	onboardErrors int           // hosts that failed to push even once
 }
