@@ -93,12 +93,14 @@ func versionText() string {
 func (f *flags) config() (imageserver.Config, string, error) {
 	def := imageserver.DefaultConfig(runtime.NumCPU())
 	cfg, listen, tokenFile := def, ":3002", ""
+	var fileQueueSize *int // a queue size from the file is kept when --workers changes
 	if f.configFile != "" {
 		fc, err := loadFile(f.configFile)
 		if err != nil {
 			return cfg, "", err
 		}
 		fc.apply(&cfg, &listen, &tokenFile)
+		fileQueueSize = fc.Queue.Size
 	}
 	given := func(name string) bool { return *f.set[name] }
 	if given("listen") {
@@ -121,7 +123,9 @@ func (f *flags) config() (imageserver.Config, string, error) {
 	}
 	if given("workers") {
 		cfg.Admission.Workers = f.cfg.Admission.Workers
-		cfg.Admission.QueueSize = 8 * f.cfg.Admission.Workers
+		if fileQueueSize == nil {
+			cfg.Admission.QueueSize = 8 * f.cfg.Admission.Workers
+		}
 	}
 	if given("qtimeout") {
 		cfg.Admission.Timeout = f.cfg.Admission.Timeout
