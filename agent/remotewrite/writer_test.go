@@ -497,3 +497,22 @@ func closeWriter(t *testing.T, w *Writer) {
 }
 
 func mdur(d time.Duration) modelDuration { return modelDuration(d) }
+
+// TestBufferedBodyIsExact guards the memory bound: the buffer counts each
+// batch's length, so the batch must not hold a larger allocation (snappy
+// needs about 7x the compressed size of scratch space for a gather).
+func TestBufferedBodyIsExact(t *testing.T) {
+	w, _ := startWriter(t, testConfig(), doerFunc(func(*http.Request) (*http.Response, error) { return respond(503), nil }))
+	if err := w.Send(t.Context(), testBatch(t, time.Now(), "h1")); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	body := w.queue[0].body
+	w.mu.Unlock()
+	if cap(body) != len(body) {
+		t.Errorf("buffered body holds %d bytes of memory for %d counted", cap(body), len(body))
+	}
+	ctx, cancel := timeout(t, 100*time.Millisecond)
+	defer cancel()
+	w.Close(ctx)
+}
