@@ -107,6 +107,11 @@ func treeTarball(t *testing.T, logf func(string, ...any)) (path string, built bo
 	if err != nil {
 		t.Fatal(err)
 	}
+	// MkdirTemp makes it 0700, and it becomes the container's /: services
+	// that drop root (dbus-daemon) could not reach any file.
+	if err := os.Chmod(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	defer os.RemoveAll(tree)
 	run(t, 20*time.Minute, "debootstrap", "--variant=minbase", "--include="+strings.Join(treePackages, ","), suite, tree, mirror)
 	tmp := path + ".tmp"
@@ -165,6 +170,9 @@ func boot(t *testing.T, tarball, name string) *container {
 		c.shutdown()
 		os.RemoveAll(dir)
 	})
+	if err := os.Chmod(dir, 0o755); err != nil { // the container's /
+		t.Fatal(err)
+	}
 	start := time.Now()
 	run(t, 5*time.Minute, "tar", "-C", dir, "-xf", tarball)
 	t.Logf("extracted the tree in %.1fs", time.Since(start).Seconds())
