@@ -379,17 +379,17 @@ func runOutage(t *testing.T, tc outage) {
 		peakB      float64
 		peakBytes  float64
 	)
-	newW := func() {
+	newW := func() { // with mu held
 		nw, err := New(cfg, nil, prometheus.NewRegistry())
 		if err != nil {
 			t.Fatal(err)
 		}
-		mu.Lock()
 		w = nw
 		writers = append(writers, nw)
-		mu.Unlock()
 	}
+	mu.Lock()
 	newW()
+	mu.Unlock()
 	stopProducer := make(chan struct{})
 	producerDone := make(chan struct{})
 	go func() {
@@ -403,16 +403,17 @@ func runOutage(t *testing.T, tc outage) {
 			case <-tick.C:
 			}
 			at := time.Now().Truncate(time.Millisecond)
-			mu.Lock()
-			cur := w
-			mu.Unlock()
 			b := &agent.Batch{Time: at, Grouping: []agent.Label{{Name: "instance", Value: instance}},
 				Groups: []agent.Group{{Job: "host-stats", Families: fams}}}
+			// Hold mu across Send: a restart (Close, New) happens between
+			// two Sends, as in hostpush, never during one.
+			mu.Lock()
+			cur := w
 			if err := cur.Send(context.Background(), b); err != nil {
+				mu.Unlock()
 				t.Errorf("Send: %v", err)
 				continue
 			}
-			mu.Lock()
 			sentTimes = append(sentTimes, at.UnixMilli())
 			peakB = max(peakB, testutil.ToFloat64(cur.m.batches))
 			peakBytes = max(peakBytes, testutil.ToFloat64(cur.m.bytes))
@@ -429,14 +430,13 @@ func runOutage(t *testing.T, tc outage) {
 	if tc.disk {
 		// hostpush restarts in the middle of the outage.
 		mu.Lock()
-		old := w
-		mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		if err := old.Close(ctx); err != nil {
+		if err := w.Close(ctx); err != nil {
 			t.Errorf("closing the Writer during the outage: %v (the disk buffer must keep everything)", err)
 		}
 		cancel()
 		newW()
+		mu.Unlock()
 	}
 	time.Sleep(tc.down / 2)
 	srv.start()
