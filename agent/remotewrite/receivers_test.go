@@ -363,6 +363,7 @@ func runOutage(t *testing.T, tc outage) {
 	cfg.MaxReplayRate = 100
 	cfg.Timeout = mdur(5 * time.Second)
 	cfg.Buffer.MaxBatches = tc.maxBuffer
+	cfg.Buffer.MaxBytes = ByteSize(tc.maxBuffer) * 16 << 10 // a gather is about 12 KiB; the batch bound applies first
 	if tc.disk {
 		cfg.Buffer.StoragePath = t.TempDir()
 	}
@@ -447,9 +448,10 @@ func runOutage(t *testing.T, tc outage) {
 	close(stopProducer)
 	<-producerDone
 
-	for deadline := time.Now().Add(30 * time.Second); testutil.ToFloat64(w.m.batches) > 0; time.Sleep(100 * time.Millisecond) {
+	drain := 30*time.Second + tc.down/5 // replay runs at up to 100 batches/s, 10 times the push rate
+	for deadline := time.Now().Add(drain); testutil.ToFloat64(w.m.batches) > 0; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("buffer still holds %v batches 30s after the receiver came back", testutil.ToFloat64(w.m.batches))
+			t.Fatalf("buffer still holds %v batches %s after the pushes stopped", testutil.ToFloat64(w.m.batches), drain)
 		}
 	}
 	closeWriter(t, w)

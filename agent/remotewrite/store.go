@@ -36,6 +36,12 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// ErrStorageInUse is returned by New when another Writer, in this process
+// or another, holds buffer.storage_path. On a reload that changes an
+// output's settings but keeps its storage_path, close the old Writer
+// before creating the new one.
+var ErrStorageInUse = errors.New("in use by another hostpush process or remote_write output")
+
 // errCorrupt marks a batch file that cannot be trusted.
 var errCorrupt = errors.New("corrupt batch file")
 
@@ -65,7 +71,7 @@ func openStore(dir string) (*store, error) {
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("buffer directory %s is in use by another hostpush process or remote_write output: %w", dir, err)
+		return nil, fmt.Errorf("buffer directory %s: %w (%v)", dir, ErrStorageInUse, err)
 	}
 	return &store{dir: dir, lock: lock, create: createFile}, nil
 }

@@ -180,7 +180,7 @@ func TestStorageLocked(t *testing.T) {
 	defer closeWriter(t, w)
 	cfg.Name = "second"
 	_, err := New(cfg, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), "in use by another") {
+	if !errors.Is(err, ErrStorageInUse) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("second Writer on the same directory: %v, want an in-use error", err)
 	}
 }
