@@ -103,6 +103,7 @@ type Server struct {
 	pipe  *pipeline.Pipeline
 	adm   *admission.Controller
 	cache *cache.Cache
+	th    *threads
 	m     *metrics
 	mux   http.Handler
 
@@ -127,6 +128,7 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Server, error
 	if s.cache, err = cache.New(cfg.CacheSize); err != nil {
 		return nil, err
 	}
+	s.th = newThreads(cfg.Admission.Workers)
 	s.m = newMetrics(reg, s)
 	if s.pipe, err = pipeline.New(cfg.Pipeline, s.m, log.With("component", "pipeline")); err != nil {
 		return nil, err
@@ -141,6 +143,7 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Server, error
 // Close waits for transforms in flight and closes the image directory.
 func (s *Server) Close() error {
 	s.cache.Wait()
+	s.th.close()
 	return s.root.Close()
 }
 
@@ -266,7 +269,8 @@ func (s *Server) transform(ctx context.Context, src source, opts params.Options,
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.pipe.Process(ctx, b, opts, fm)
+	var res pipeline.Result
+	s.th.run(func() { res, err = s.pipe.Process(ctx, b, opts, fm) })
 	putBuf(b) // Process has closed every image that referred to it
 	if err != nil {
 		return nil, fmt.Errorf("transforming %s: %w", src.name, err)

@@ -222,14 +222,21 @@ func serverSide(base string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var parts []string
+	var parts, mem []string
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "imageserver_http_request_duration_seconds_bucket{le=\""); ok {
 			le, count, _ := strings.Cut(rest, "\"} ")
 			parts = append(parts, "<="+le+"s: "+count)
 		}
+		for _, name := range []string{"go_memstats_heap_sys_bytes ", "go_memstats_heap_inuse_bytes ", "imageserver_cache_bytes ", "process_resident_memory_bytes "} {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				var f float64
+				fmt.Sscan(v, &f)
+				mem = append(mem, fmt.Sprintf("%s%.0fMB", name, f/1e6))
+			}
+		}
 	}
-	return strings.Join(parts, ", "), nil
+	return strings.Join(parts, ", ") + "\nmemory at the end: " + strings.Join(mem, ", "), nil
 }
 
 func r3(d time.Duration) string { return d.Round(100 * time.Microsecond).String() }
