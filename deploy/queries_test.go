@@ -229,8 +229,8 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool, logs map[strin
 }
 
 // load sends a mix for d: the seed URL (cached after the first), distinct
-// transforms (cache misses, some shed with 503 by the one worker), and a
-// missing image (404).
+// transforms (cache misses), bursts of them (some shed with 503 by the one
+// worker), and a missing image (404).
 func load(t *testing.T, base string, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), d)
@@ -256,6 +256,25 @@ func load(t *testing.T, base string, d time.Duration) {
 			}
 		})
 	}
+	// Bursts of distinct requests, more than one worker and a queue of two
+	// can hold, so some are shed with 503 whatever the machine's speed.
+	wg.Go(func() {
+		for b := 0; ctx.Err() == nil; b++ {
+			var burst sync.WaitGroup
+			for j := range 6 {
+				burst.Go(func() {
+					path := fmt.Sprintf("/assets/images/gophers.jpg?fit=crop&w=512&h=%d&crop=center&blur=4", 1024-(b*6+j)%900)
+					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+					if resp, err := client.Do(req); err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				})
+			}
+			burst.Wait()
+			time.Sleep(time.Second)
+		}
+	})
 	wg.Wait()
 }
 
