@@ -5,6 +5,7 @@ package agent
 
 import (
 	"context"
+	"math"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -51,7 +52,12 @@ func CountSeries(fams []*dto.MetricFamily) int {
 		for _, m := range f.GetMetric() {
 			switch {
 			case m.Histogram != nil:
-				n += len(m.Histogram.GetBucket()) + 3 // buckets, +Inf, sum, count
+				// buckets, sum, count, and +Inf unless a parsed exposition
+				// already listed it as a bucket
+				n += len(m.Histogram.GetBucket()) + 2
+				if b := m.Histogram.GetBucket(); len(b) == 0 || !math.IsInf(b[len(b)-1].GetUpperBound(), +1) {
+					n++
+				}
 			case m.Summary != nil:
 				n += len(m.Summary.GetQuantile()) + 2
 			default:

@@ -112,3 +112,32 @@ func scrapeSuccess(t *testing.T, addr, host, target string) string {
 	}
 	return ""
 }
+
+// TestSIGHUPRemoteWriteDiskBufferHandover changes a remote_write output
+// that keeps its storage_path: the old output must release the directory
+// before the new one takes it, or the reload fails.
+func TestSIGHUPRemoteWriteDiskBufferHandover(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "hostpush.yml")
+	write := func(region string) {
+		os.WriteFile(cfg, []byte(fmt.Sprintf(`push: {disabled: true, interval: 200ms}
+scrape: []
+remote_write:
+  - url: http://127.0.0.1:1/api/v1/write
+    external_labels: {region: %s}
+    buffer: {storage_path: %s}
+`, region, filepath.Join(dir, "rw"))), 0o644)
+	}
+	write("a")
+	cmd, stderr := startAgent(t, "--config.file="+cfg, "--log.level=info")
+	waitFor(t, "startup", 20*time.Second, func() bool { return strings.Contains(stderr.String(), "starting hostpush") })
+	write("b")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload", 10*time.Second, func() bool {
+		s := stderr.String()
+		return strings.Contains(s, "configuration reloaded") || strings.Contains(s, "not reloaded")
+	})
+	if s := stderr.String(); strings.Contains(s, "not reloaded") {
+		t.Fatalf("reload refused:\n%s", s)
+	}
+}

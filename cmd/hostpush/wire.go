@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -119,6 +121,18 @@ func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer,
 		if i := slices.IndexFunc(oldCfgs, func(o remotewrite.Config) bool { return reflect.DeepEqual(o, c) }); i >= 0 {
 			list, regs = append(list, oldList[i]), append(regs, oldRegs[i])
 			continue
+		}
+		// A changed output that keeps its storage_path must hand the
+		// directory over: the old Writer holds its lock until closed. Its
+		// buffered batches stay on disk for the new one.
+		if p := c.Buffer.StoragePath; p != "" {
+			for i, o := range oldCfgs {
+				if o.Buffer.StoragePath == p && !slices.ContainsFunc(cfgs, func(n remotewrite.Config) bool { return reflect.DeepEqual(n, o) }) {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					_ = oldList[i].Close(ctx)
+					cancel()
+				}
+			}
 		}
 		reg := prometheus.NewRegistry()
 		wr, err := remotewrite.New(c, w.logger, reg)
