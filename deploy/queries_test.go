@@ -56,7 +56,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	hostpush, err1 := procs.Binary("hostpush")
 	imageserver, err2 := procs.Binary("imageserver")
 	if err1 != nil || err2 != nil {
-		t.Skipf("needs bin/hostpush and bin/imageserver; make test builds them first (%v; %v)", err1, err2)
+		t.Fatalf("needs bin/hostpush and bin/imageserver; run make build (make test does): %v; %v", err1, err2)
 	}
 	ctx := t.Context()
 	dir := t.TempDir()

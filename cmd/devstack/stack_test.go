@@ -63,7 +63,7 @@ func TestFlags(t *testing.T) {
 func TestStackEndToEnd(t *testing.T) {
 	hostpush, err := procs.Binary("hostpush")
 	if err != nil {
-		t.Skipf("needs bin/hostpush (make test builds it first): %v", err)
+		t.Fatalf("needs bin/hostpush; run make build (make test does): %v", err)
 	}
 	gw, prom, img := freeAddr(t), freeAddr(t), ""
 	// With bin/imageserver built, the stack includes it and hostpush's

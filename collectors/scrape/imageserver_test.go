@@ -20,7 +20,7 @@ import (
 func TestRealImageServer(t *testing.T) {
 	bin, err := procs.Binary("imageserver")
 	if err != nil {
-		t.Skipf("needs bin/imageserver; make test builds it first: %v", err)
+		t.Fatalf("needs bin/imageserver; run make build (make test does): %v", err)
 	}
 	images := t.TempDir()
 	if err := procs.SampleImage(t.Context(), images, "gophers.jpg"); err != nil {
