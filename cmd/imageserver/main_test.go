@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/hostpush/hostpush/imageserver/pipeline"
 	"github.com/hostpush/hostpush/imageserver/testimages"
 )
 
@@ -198,7 +202,9 @@ func TestBinaryOverload(t *testing.T) {
 	if err := os.MkdirAll(imgs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(imgs, "big.jpg"), testimages.JPEG(testimages.Gradient(3000, 2000)), 0o644); err != nil {
+	// with an ICC profile, so that the first transforms of the fresh process
+	// race for govips' profile file (once answered 422 "corrupt profile")
+	if err := os.WriteFile(filepath.Join(imgs, "big.jpg"), withICC(t, testimages.JPEG(testimages.Gradient(3000, 2000))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
@@ -244,6 +250,34 @@ func TestBinaryOverload(t *testing.T) {
 	if hwm > 400e6 {
 		t.Errorf("peak RSS %.0f MB, want at most 400 MB", float64(hwm)/1e6)
 	}
+}
+
+// withICC returns the JPEG with an sRGB ICC profile embedded.
+func withICC(t *testing.T, jpg []byte) []byte {
+	t.Helper()
+	if err := pipeline.Startup(slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	img, err := vips.NewImageFromBuffer(jpg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	path, err := vips.GetSRGBIEC6196621ICCProfilePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := img.TransformICCProfile(path); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := img.ExportJpeg(&vips.JpegExportParams{Quality: 90})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte("ICC_PROFILE")) {
+		t.Fatal("the test image did not get an ICC profile")
+	}
+	return out
 }
 
 func peakRSS(t *testing.T, pid int) int64 {

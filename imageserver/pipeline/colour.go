@@ -7,7 +7,7 @@ import "github.com/davidbyttow/govips/v2/vips"
 // colour space (CMYK, grey, 16-bit).
 func (p *Pipeline) colour(s *state) error {
 	if s.img.HasICCProfile() {
-		return vipsErr(s.img.TransformICCProfile(vips.SRGBIEC6196621ICCProfilePath))
+		return vipsErr(s.img.TransformICCProfile(srgbProfile))
 	}
 	if s.img.Interpretation() == vips.InterpretationSRGB && s.img.BandFormat() == vips.BandFormatUchar {
 		return nil

@@ -71,7 +71,9 @@ func New(cfg Config, obs Observer, log *slog.Logger) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("pipeline config: %w", err)
 	}
-	Startup(log)
+	if err := Startup(log); err != nil {
+		return nil, err
+	}
 	return &Pipeline{cfg: cfg, obs: obs, log: log}, nil
 }
 
@@ -82,15 +84,29 @@ var startOnce sync.Once
 // control supplies the parallelism), no operation cache (the server caches
 // results), few malloc arenas (glibc's default of 8 per core inflates RSS
 // with many short-lived large buffers).
-func Startup(log *slog.Logger) {
+func Startup(log *slog.Logger) error {
 	startOnce.Do(func() {
 		limitMallocArenas(2)
 		vips.LoggingSettings(func(domain string, level vips.LogLevel, msg string) {
 			log.Warn("libvips message", "domain", domain, "msg", msg)
 		}, vips.LogLevelWarning)
 		vips.Startup(&vips.Config{ConcurrencyLevel: 1, MaxCacheFiles: 0, MaxCacheMem: 0, MaxCacheSize: 0})
+		// govips writes its sRGB profile to a temporary file on first use
+		// and publishes the path before the file is written: two first
+		// transforms at once read an empty profile ("corrupt profile", seen
+		// under load). Write it once here, before any transform.
+		var err error
+		if srgbProfile, err = vips.GetSRGBIEC6196621ICCProfilePath(); err != nil {
+			startErr = fmt.Errorf("writing the sRGB ICC profile: %w", err)
+		}
 	})
+	return startErr
 }
+
+var (
+	srgbProfile string // path of the sRGB ICC profile file
+	startErr    error
+)
 
 // state is what the steps share while one transform runs.
 type state struct {
