@@ -55,7 +55,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults for a machine with cores CPUs. The
 // queue timeout is the latency budget of a success under overload (1.5 s)
-// minus a transform on a busy machine (up to about 0.7 s): a request that
+// minus a transform on a busy machine (seen up to 0.9 s): a request that
 // waited longer gets its 503 instead of a slow 200.
 func DefaultConfig(cores int) Config {
 	w := max(1, cores)
@@ -65,7 +65,7 @@ func DefaultConfig(cores int) Config {
 		MaxAge:           365 * 24 * time.Hour,
 		MaxSourceBytes:   64 << 20,
 		TransformTimeout: 10 * time.Second,
-		Admission:        admission.Config{Workers: w, QueueSize: 8 * w, Timeout: 800 * time.Millisecond},
+		Admission:        admission.Config{Workers: w, QueueSize: 8 * w, Timeout: 600 * time.Millisecond},
 		Pipeline:         pipeline.DefaultConfig(),
 	}
 }

@@ -100,7 +100,7 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 	code, out, _ = runCmd(t, "--help")
 	for _, flag := range []string{"--web.listen-address=\":3002\"", "--images.dir", "--images.prefix=\"/assets/images\"", "--cache.size=\"256MiB\"",
-		"--workers", "--queue.timeout=800ms", "--sign.token-file", "--limits.max-source-pixels=50000000", "--config.file", "--log.level", "--log.format"} {
+		"--workers", "--queue.timeout=600ms", "--sign.token-file", "--limits.max-source-pixels=50000000", "--config.file", "--log.level", "--log.format"} {
 		if !strings.Contains(out, flag) {
 			t.Errorf("--help lacks %s", flag)
 		}
