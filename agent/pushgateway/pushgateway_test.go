@@ -228,8 +228,13 @@ func TestPushToRealGateway(t *testing.T) {
 	if err := p2.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if g := groupWith(t, base, want); g != nil {
-		t.Errorf("group still there after Close with delete_on_shutdown")
+	// The gateway answers a DELETE before it applies it (202 Accepted).
+	deadline := time.Now().Add(5 * time.Second)
+	for groupWith(t, base, want) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("group still there 5s after Close with delete_on_shutdown")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -25,9 +25,10 @@ func TestDeleteOnShutdownRemovesGroup(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v; %s", err, stderr)
 	}
-	if n := total(gatewayGroup(t, addr, "host-stats", host)); n != 0 {
-		t.Errorf("%d series of the group left on the gateway after a clean stop with delete_on_shutdown", n)
-	}
+	// The gateway answers a DELETE before it applies it (202 Accepted).
+	waitFor(t, "the group to be deleted after a clean stop with delete_on_shutdown", 5*time.Second, func() bool {
+		return total(gatewayGroup(t, addr, "host-stats", host)) == 0
+	})
 }
 
 func TestOnceDNSFailure(t *testing.T) {
