@@ -216,6 +216,9 @@ func (l *Loop) replaceSenders(old, next []Sender) {
 			gone = append(gone, o)
 		}
 	}
+	for _, g := range gone {
+		l.cfg.Metrics.forget(g.Name())
+	}
 	l.closeSenders(gone)
 }
 

@@ -289,6 +289,9 @@ func TestReloadReplacesSendersAndInterval(t *testing.T) {
 		if next.count() != 2 || next.closed != 1 {
 			t.Errorf("new sender: %d sends, closed %d; want 2 and 1", next.count(), next.closed)
 		}
+		if n := testutil.CollectAndCount(l.cfg.Metrics.pushes); n != 1 {
+			t.Errorf("%d hostpush_pushes_total series after the reload, want 1: the replaced sender's must go", n)
+		}
 	})
 }
 

@@ -65,3 +65,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.pushes, m.pushDuration, m.lastSuccess, m.gatherDur, m.skipped, m.series, info)
 	return m
 }
+
+// forget drops the series of a sender that a reload removed, so they are
+// not pushed on forever.
+func (m *Metrics) forget(sender string) {
+	l := prometheus.Labels{"sender": sender}
+	m.pushes.DeletePartialMatch(l)
+	m.pushDuration.DeletePartialMatch(l)
+	m.lastSuccess.DeletePartialMatch(l)
+}
