@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,23 +27,6 @@ const (
 	seedPath     = "/assets/images/gophers.jpg?fit=crop&w=1024&h=1024&crop=center&blur=4"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDashboardQueriesReturnData runs the real chain on loopback: the
 // image server with the 12 MP sample photo under a mixed load (cached,
 // distinct and overload requests), hostpush pushing the host and the
@@ -60,10 +42,10 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	}
 	ctx := t.Context()
 	dir := t.TempDir()
-	logs := map[string]*syncBuffer{}
+	logs := map[string]*procs.Buffer{}
 	start := func(name string, f func(io.Writer) (*procs.Proc, error)) {
 		t.Helper()
-		logs[name] = &syncBuffer{}
+		logs[name] = &procs.Buffer{}
 		p, err := f(logs[name])
 		if err != nil {
 			t.Fatalf("%v\n%s log:\n%s", err, name, logs[name])
@@ -214,7 +196,7 @@ func hasData(t *testing.T, prom, q string) bool {
 	return err == nil && len(res) > 0
 }
 
-func waitFor(t *testing.T, limit time.Duration, cond func() bool, logs map[string]*syncBuffer) {
+func waitFor(t *testing.T, limit time.Duration, cond func() bool, logs map[string]*procs.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {

@@ -252,12 +252,12 @@ func total(m map[string]int) int {
 	return n
 }
 
-// startAgent runs hostpush in the background and returns a function that
-// sends SIGTERM and returns the exit code and how long it took.
-func startAgent(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+// startAgent runs hostpush in the background and returns it with its
+// stderr, which the test may read while it runs.
+func startAgent(t *testing.T, args ...string) (*exec.Cmd, *procs.Buffer) {
 	t.Helper()
 	cmd := exec.Command(hostpushBin, args...)
-	var errb bytes.Buffer
+	var errb procs.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func TestRealImageServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log procs.Buffer
 	srv, err := procs.StartImageServer(t.Context(), bin, addr, images, nil, &log)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())

@@ -1,7 +1,6 @@
 package scrape
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -22,32 +21,14 @@ import (
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
-// syncBuffer collects a server's or logger's output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startGateway runs a real Debian Pushgateway on a free loopback port.
-func startGateway(t *testing.T) (url string, log *syncBuffer) {
+func startGateway(t *testing.T) (url string, log *procs.Buffer) {
 	t.Helper()
 	addr, err := procs.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	log = &syncBuffer{}
+	log = &procs.Buffer{}
 	p, err := procs.StartPushgateway(t.Context(), addr, log)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
@@ -222,7 +203,7 @@ func TestGatherFaults(t *testing.T) {
 	defer func(old int64) { maxBodyBytes = old }(maxBodyBytes)
 	maxBodyBytes = 1 << 20
 
-	var logs syncBuffer
+	var logs procs.Buffer
 	reg := prometheus.NewRegistry()
 	s, err := New([]Target{
 		{Name: "hang", URL: hang.URL, Timeout: 200 * time.Millisecond},
@@ -293,7 +274,7 @@ func TestDownLoggedOnChange(t *testing.T) {
 		io.WriteString(w, "# TYPE x gauge\nx 1\n")
 	}))
 	defer srv.Close()
-	var logs syncBuffer
+	var logs procs.Buffer
 	s, err := New([]Target{{Name: "t", URL: srv.URL}}, testLogger(&logs), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
