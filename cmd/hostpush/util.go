@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"sort"
 )
 
@@ -14,8 +13,6 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-func listen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
 
 // canceled returns a context that is already done: Close of a writer that
 // never ran needs no final try.
