@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // Config says where and how to push.
@@ -117,7 +117,7 @@ type Pusher struct {
 	lastPaths []string
 }
 
-var _ agent.Sender = (*Pusher)(nil)
+var _ batch.Sender = (*Pusher)(nil)
 
 // New builds a Pusher with the block's HTTP client settings.
 func New(c Config) (*Pusher, error) {
@@ -133,13 +133,13 @@ func NewWithClient(c Config, client HTTPDoer) *Pusher {
 	return &Pusher{base: strings.TrimRight(c.URL, "/"), client: client, deleteOn: c.DeleteOnShutdown}
 }
 
-// Name implements agent.Sender.
+// Name implements batch.Sender.
 func (p *Pusher) Name() string { return "pushgateway " + p.base }
 
 // GroupPath returns the grouping-key path of a group:
 // /metrics/job/<job>/instance/<host>/<label>/<value>..., with the @base64
 // form for values that are empty or hold a slash.
-func GroupPath(job string, grouping []agent.Label) string {
+func GroupPath(job string, grouping []batch.Label) string {
 	var b strings.Builder
 	b.WriteString("/metrics")
 	writePair(&b, "job", job)
@@ -165,9 +165,9 @@ func writePair(b *strings.Builder, name, value string) {
 	}
 }
 
-// Send implements agent.Sender: one PUT per group. All groups are tried;
+// Send implements batch.Sender: one PUT per group. All groups are tried;
 // the errors are joined.
-func (p *Pusher) Send(ctx context.Context, b *agent.Batch) error {
+func (p *Pusher) Send(ctx context.Context, b *batch.Batch) error {
 	var errs []error
 	paths := make([]string, 0, len(b.Groups))
 	for _, g := range b.Groups {
@@ -189,7 +189,7 @@ func (p *Pusher) Send(ctx context.Context, b *agent.Batch) error {
 	return errors.Join(errs...)
 }
 
-// Close implements agent.Sender: with delete_on_shutdown it deletes the
+// Close implements batch.Sender: with delete_on_shutdown it deletes the
 // groups of the last push.
 func (p *Pusher) Close(ctx context.Context) error {
 	if !p.deleteOn {

@@ -9,7 +9,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // Field numbers of prometheus.WriteRequest (Remote-Write 1.0):
@@ -57,7 +57,7 @@ func NewEncoder(external map[string]string) *Encoder {
 // the Pushgateway with honor_labels: job and the grouping labels on every
 // series, histograms as _bucket{le}, _sum, _count, summaries as
 // {quantile}, _sum, _count.
-func (e *Encoder) Encode(b *agent.Batch) (body []byte, samples int) {
+func (e *Encoder) Encode(b *batch.Batch) (body []byte, samples int) {
 	pb, n := e.Marshal(b)
 	// snappy.Encode needs room for the worst case (about 1.17x the input)
 	// but compresses a gather about 6:1; the buffer accounts for and keeps
@@ -68,7 +68,7 @@ func (e *Encoder) Encode(b *agent.Batch) (body []byte, samples int) {
 
 // Marshal is Encode without compression; the result is reused by the next
 // call.
-func (e *Encoder) Marshal(b *agent.Batch) ([]byte, int) {
+func (e *Encoder) Marshal(b *batch.Batch) ([]byte, int) {
 	e.pb = e.pb[:0]
 	ts := b.Time.UnixMilli()
 	n := 0

@@ -17,10 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/config"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
-var _ agent.Sender = (*Writer)(nil)
+var _ batch.Sender = (*Writer)(nil)
 
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("remote_write output is closed")
@@ -168,7 +168,7 @@ func (w *Writer) Name() string { return "remote_write " + w.cfg.Name }
 // not be kept: the Writer is closed, or the batch alone exceeds
 // buffer.max_bytes. Writing to the disk buffer is the only blocking work;
 // when it fails (a full disk) the batch is kept in memory.
-func (w *Writer) Send(ctx context.Context, b *agent.Batch) error {
+func (w *Writer) Send(ctx context.Context, b *batch.Batch) error {
 	w.sendMu.Lock()
 	defer w.sendMu.Unlock()
 	body, samples := w.enc.Encode(b)

@@ -27,6 +27,7 @@ import (
 	"github.com/hostpush/hostpush/agent"
 	"github.com/hostpush/hostpush/agent/pushgateway"
 	"github.com/hostpush/hostpush/collectors/node"
+	"github.com/hostpush/hostpush/internal/batch"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -165,8 +166,8 @@ func BenchmarkCycle(b *testing.B) {
 	loop := agent.New(agent.Config{
 		Settings: agent.Settings{
 			Interval: 5 * time.Second, Timeout: 2 * time.Second, Job: "host-stats",
-			Grouping: []agent.Label{{Name: "instance", Value: "bench"}},
-			Senders:  []agent.Sender{pusher},
+			Grouping: []batch.Label{{Name: "instance", Value: "bench"}},
+			Senders:  []batch.Sender{pusher},
 		},
 		Host: reg, Logger: slog.New(slog.DiscardHandler),
 	})

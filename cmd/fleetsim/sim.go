@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/hostpush/hostpush/agent"
 	"github.com/hostpush/hostpush/agent/remotewrite"
+	"github.com/hostpush/hostpush/internal/batch"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -52,7 +52,7 @@ func parseGather(text []byte) (*gather, error) {
 			return nil, fmt.Errorf("encoding %s: %w", n, err)
 		}
 	}
-	g.series = agent.CountSeries(g.families)
+	g.series = batch.CountSeries(g.families)
 	g.pgBody = body.Bytes()
 	if g.series == 0 {
 		return nil, fmt.Errorf("the gather holds no series")
@@ -309,8 +309,8 @@ func (h *host) push(ctx context.Context) (time.Duration, error) {
 		req, _ = http.NewRequestWithContext(ctx, http.MethodPut, "http://"+h.addr+"/metrics/job/host-stats/instance/"+h.name, bytes.NewReader(h.g.pgBody))
 		req.Header.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeProtoDelim)))
 	default:
-		b := &agent.Batch{Time: start, Grouping: []agent.Label{{Name: "instance", Value: h.name}},
-			Groups: []agent.Group{{Job: "host-stats", Families: h.g.families}}}
+		b := &batch.Batch{Time: start, Grouping: []batch.Label{{Name: "instance", Value: h.name}},
+			Groups: []batch.Group{{Job: "host-stats", Families: h.g.families}}}
 		body, _ := h.enc.Encode(b)
 		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.addr+"/api/v1/write", bytes.NewReader(body))
 		remotewrite.SetHeaders(req.Header)

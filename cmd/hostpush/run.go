@@ -27,6 +27,7 @@ import (
 	"github.com/hostpush/hostpush/agent"
 	"github.com/hostpush/hostpush/agent/config"
 	"github.com/hostpush/hostpush/collectors/node"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // Exit codes: a unit's RestartPreventExitStatus=2 stops restart loops on
@@ -220,7 +221,7 @@ func collectorTimeout(file *config.File) time.Duration {
 	return time.Duration(float64(file.Push.Interval) * node.DefaultTimeout)
 }
 
-func senderNames(ss []agent.Sender) string {
+func senderNames(ss []batch.Sender) string {
 	names := make([]string, len(ss))
 	for i, s := range ss {
 		names[i] = s.Name()

@@ -19,6 +19,7 @@ import (
 	"github.com/hostpush/hostpush/agent/pushgateway"
 	"github.com/hostpush/hostpush/agent/remotewrite"
 	"github.com/hostpush/hostpush/collectors/scrape"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // wiring builds the loop's senders and sources from the configuration and
@@ -149,7 +150,7 @@ func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer,
 	return list, regs, nil
 }
 
-func groupingLabels(p pushgateway.Config) ([]agent.Label, error) {
+func groupingLabels(p pushgateway.Config) ([]batch.Label, error) {
 	instance := p.Instance
 	if instance == "" {
 		h, err := os.Hostname()
@@ -158,9 +159,9 @@ func groupingLabels(p pushgateway.Config) ([]agent.Label, error) {
 		}
 		instance = h
 	}
-	grouping := []agent.Label{{Name: "instance", Value: instance}}
+	grouping := []batch.Label{{Name: "instance", Value: instance}}
 	for _, k := range sortedKeys(p.Grouping) {
-		grouping = append(grouping, agent.Label{Name: k, Value: p.Grouping[k]})
+		grouping = append(grouping, batch.Label{Name: k, Value: p.Grouping[k]})
 	}
 	return grouping, nil
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // Scraper fetches every target concurrently on each Gather.
@@ -110,14 +110,14 @@ func registerGaugeVec(reg prometheus.Registerer, name, help string) (*prometheus
 
 // Gather fetches every target concurrently, each bounded by its timeout and
 // by ctx, and returns one group per target that answered, in config order.
-func (s *Scraper) Gather(ctx context.Context) []agent.Group {
-	groups := make([]*agent.Group, len(s.targets))
+func (s *Scraper) Gather(ctx context.Context) []batch.Group {
+	groups := make([]*batch.Group, len(s.targets))
 	var wg sync.WaitGroup
 	for i, t := range s.targets {
 		wg.Go(func() { groups[i] = s.gatherOne(ctx, t) })
 	}
 	wg.Wait()
-	out := make([]agent.Group, 0, len(groups))
+	out := make([]batch.Group, 0, len(groups))
 	for _, g := range groups {
 		if g != nil {
 			out = append(out, *g)
@@ -126,7 +126,7 @@ func (s *Scraper) Gather(ctx context.Context) []agent.Group {
 	return out
 }
 
-func (s *Scraper) gatherOne(ctx context.Context, t *target) *agent.Group {
+func (s *Scraper) gatherOne(ctx context.Context, t *target) *batch.Group {
 	timeout := t.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
@@ -146,8 +146,8 @@ func (s *Scraper) gatherOne(ctx context.Context, t *target) *agent.Group {
 		return nil
 	}
 	s.success.WithLabelValues(t.Name).Set(1)
-	s.series.WithLabelValues(t.Name).Set(float64(agent.CountSeries(fams)))
-	return &agent.Group{Job: t.JobName(), Families: fams}
+	s.series.WithLabelValues(t.Name).Set(float64(batch.CountSeries(fams)))
+	return &batch.Group{Job: t.JobName(), Families: fams}
 }
 
 // report logs a target going down or coming back, not every failed tick.

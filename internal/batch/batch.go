@@ -1,7 +1,8 @@
-// Package agent is hostpush's push loop: it gathers on a ticker, hands each
-// gather to every configured Sender (Pushgateway, remote_write), and reports
-// its own health as metrics and to systemd.
-package agent
+// Package batch holds the types that hostpush's sources, its push loop and
+// its senders exchange: a Batch of Groups gathered on one tick, and the
+// Sender interface. It imports nothing of hostpush, so collectors and
+// senders can use it without depending on the loop (package agent).
+package batch
 
 import (
 	"context"
