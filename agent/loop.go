@@ -25,13 +25,7 @@ type Settings struct {
 	Job      string        // job of the host group
 	Grouping []batch.Label // instance first, then extra grouping labels
 	Senders  []batch.Sender
-	Sources  []Source // groups besides the host group, e.g. scrape targets
-}
-
-// Source contributes groups besides the host group on each tick, for
-// example co-located scrape targets. Gather must return by ctx's deadline.
-type Source interface {
-	Gather(ctx context.Context) []batch.Group
+	Sources  []batch.Source // groups besides the host group, e.g. scrape targets
 }
 
 // Config builds a Loop.

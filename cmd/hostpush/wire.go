@@ -95,7 +95,7 @@ func (w *wiring) build(file config.File, first bool) (agent.Settings, error) {
 		s.Senders = append(s.Senders, wr)
 	}
 	if scraper != nil {
-		s.Sources = []agent.Source{scraper}
+		s.Sources = []batch.Source{scraper}
 	}
 	if len(s.Senders) == 0 {
 		return s, errors.New("push: the Pushgateway output is disabled and no remote_write is configured: nothing to send to")

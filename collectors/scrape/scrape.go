@@ -31,6 +31,8 @@ type Scraper struct {
 	series   *prometheus.GaugeVec
 }
 
+var _ batch.Source = (*Scraper)(nil)
+
 // target is one configured Target plus its state across ticks.
 type target struct {
 	Target

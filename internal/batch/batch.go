@@ -84,3 +84,10 @@ type Sender interface {
 	Send(ctx context.Context, b *Batch) error
 	Close(ctx context.Context) error
 }
+
+// Source contributes groups besides the host group on each tick, for
+// example co-located scrape targets. Gather must return by ctx's deadline;
+// it is not called concurrently with itself.
+type Source interface {
+	Gather(ctx context.Context) []Group
+}
