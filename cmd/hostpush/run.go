@@ -25,7 +25,7 @@ import (
 	promslogflag "github.com/prometheus/common/promslog/flag"
 
 	"github.com/hostpush/hostpush/agent"
-	"github.com/hostpush/hostpush/agent/config"
+	"github.com/hostpush/hostpush/cmd/hostpush/config"
 	"github.com/hostpush/hostpush/collectors/node"
 	"github.com/hostpush/hostpush/internal/batch"
 )

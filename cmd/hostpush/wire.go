@@ -15,9 +15,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hostpush/hostpush/agent"
-	"github.com/hostpush/hostpush/agent/config"
 	"github.com/hostpush/hostpush/agent/pushgateway"
 	"github.com/hostpush/hostpush/agent/remotewrite"
+	"github.com/hostpush/hostpush/cmd/hostpush/config"
 	"github.com/hostpush/hostpush/collectors/scrape"
 	"github.com/hostpush/hostpush/internal/batch"
 )
