@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Config is one item of the `remote_write:` list.
@@ -203,11 +206,16 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
+var typeOfConfig = reflect.TypeFor[plainConfig]()
+
+// plainConfig has Config's fields without its UnmarshalYAML.
+type plainConfig Config
+
 // UnmarshalYAML decodes one list item over DefaultConfig. yaml.v3 does not
 // pass KnownFields on to custom unmarshalers, so unknown keys are checked
 // here, with their line.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
-	if err := checkKnownFields(node, typeOfConfig); err != nil {
+	if err := yamlconf.CheckKnownFields(node, typeOfConfig, "remote_write"); err != nil {
 		return err
 	}
 	type plain Config
