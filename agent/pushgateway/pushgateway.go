@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/hostpush/hostpush/internal/batch"
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Config says where and how to push.
@@ -56,36 +57,40 @@ func (c *Config) EffectiveTimeout() time.Duration {
 	return c.Interval / 2
 }
 
-// Validate checks the block; errors name the key under push.
+// Validate checks the block; each problem is a *yamlconf.FieldError keyed
+// under push.
 func (c *Config) Validate() error {
 	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, yamlconf.Errorf(key, format, args...))
+	}
 	if !c.Disabled {
 		u, err := url.Parse(c.URL)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("push.url: %q is not a URL (expected e.g. http://localhost:9091)", c.URL))
+			bad("push.url", "%q is not a URL (expected e.g. http://localhost:9091)", c.URL)
 		case u.Scheme != "http" && u.Scheme != "https":
-			errs = append(errs, fmt.Errorf("push.url: %q has scheme %q (allowed: http, https)", c.URL, u.Scheme))
+			bad("push.url", "%q has scheme %q (allowed: http, https)", c.URL, u.Scheme)
 		case u.Host == "":
-			errs = append(errs, fmt.Errorf("push.url: %q has no host (expected e.g. http://localhost:9091)", c.URL))
+			bad("push.url", "%q has no host (expected e.g. http://localhost:9091)", c.URL)
 		}
 	}
 	if c.Job == "" {
-		errs = append(errs, errors.New("push.job: empty (expected a job name, default host-stats)"))
+		bad("push.job", "empty (expected a job name, default host-stats)")
 	}
 	if c.Interval <= 0 {
-		errs = append(errs, fmt.Errorf("push.interval: %s is not a positive duration (e.g. 5s)", c.Interval))
+		bad("push.interval", "%s is not a positive duration (e.g. 5s)", c.Interval)
 	}
 	if c.Timeout < 0 || (c.Interval > 0 && c.Timeout >= c.Interval) {
-		errs = append(errs, fmt.Errorf("push.timeout: %s must be shorter than push.interval %s (0: half the interval)", c.Timeout, c.Interval))
+		bad("push.timeout", "%s must be shorter than push.interval %s (0: half the interval)", c.Timeout, c.Interval)
 	}
 	for k := range c.Grouping {
 		if !validLabelName(k) || k == "job" || k == "instance" {
-			errs = append(errs, fmt.Errorf("push.grouping: %q is not allowed as a grouping label (a label name [a-zA-Z_][a-zA-Z0-9_]*, not job or instance)", k))
+			bad("push.grouping", "%q is not allowed as a grouping label (a label name [a-zA-Z_][a-zA-Z0-9_]*, not job or instance)", k)
 		}
 	}
 	if err := c.HTTPClientConfig.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("push: %w", err))
+		bad("push", "%v", err)
 	}
 	return errors.Join(errs...)
 }

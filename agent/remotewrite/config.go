@@ -103,23 +103,16 @@ func (c *Config) SetDefaults() {
 	}
 }
 
-// FieldError is one invalid setting: Key is the YAML path
-// (remote_write[0].buffer.max_bytes), Msg says what is wrong and allowed.
-type FieldError struct {
-	Key, Msg string
-}
-
-func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
-
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// Validate reports every invalid field of one output, keys relative to the
-// list item (url, buffer.max_bytes). Use ValidateList for the whole
+// Validate reports every invalid field of one output, each a
+// *yamlconf.FieldError keyed relative to the list item (url,
+// buffer.max_bytes). Use ValidateList for the whole
 // remote_write list: it prefixes the keys with remote_write[i].
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, yamlconf.Errorf(key, format, args...))
 	}
 	if u, err := url.Parse(c.URL); c.URL == "" {
 		bad("url", "missing; allowed: an http or https URL such as http://127.0.0.1:8428/api/v1/write")
@@ -177,33 +170,20 @@ func ValidateList(cfgs []Config) error {
 		c.SetDefaults()
 		prefix := fmt.Sprintf("remote_write[%d].", i)
 		if err := c.Validate(); err != nil {
-			for _, e := range unjoin(err) {
-				var fe *FieldError
-				if errors.As(e, &fe) {
-					e = &FieldError{Key: prefix + fe.Key, Msg: fe.Msg}
-				}
-				errs = append(errs, e)
-			}
+			errs = append(errs, yamlconf.Under(prefix, err))
 		}
 		if j, dup := names[c.Name]; dup {
-			errs = append(errs, &FieldError{Key: prefix + "name", Msg: fmt.Sprintf("%q is also used by remote_write[%d]; allowed: a unique name per output", c.Name, j)})
+			errs = append(errs, yamlconf.Errorf(prefix+"name", "%q is also used by remote_write[%d]; allowed: a unique name per output", c.Name, j))
 		}
 		names[c.Name] = i
 		if p := filepath.Clean(c.Buffer.StoragePath); c.Buffer.StoragePath != "" {
 			if j, dup := paths[p]; dup {
-				errs = append(errs, &FieldError{Key: prefix + "buffer.storage_path", Msg: fmt.Sprintf("%q is also used by remote_write[%d]; allowed: a separate directory per output", p, j)})
+				errs = append(errs, yamlconf.Errorf(prefix+"buffer.storage_path", "%q is also used by remote_write[%d]; allowed: a separate directory per output", p, j))
 			}
 			paths[p] = i
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 var typeOfConfig = reflect.TypeFor[plainConfig]()

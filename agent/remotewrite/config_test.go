@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // decodeList decodes a remote_write list the way hostpush's config loader
@@ -108,7 +110,7 @@ func TestValidateReportsAllFields(t *testing.T) {
 	c.SetDefaults()
 	c.MaxReplayRate = -5
 	err := ValidateList([]Config{c})
-	var fe *FieldError
+	var fe *yamlconf.FieldError
 	if !errors.As(err, &fe) {
 		t.Fatalf("want FieldError, got %v", err)
 	}

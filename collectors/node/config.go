@@ -14,6 +14,8 @@ import (
 	// Imported for its init: it registers the collector flags on
 	// kingpin.CommandLine.
 	_ "github.com/prometheus/node_exporter/collector"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Extras are the collectors hostpush enables on top of node_exporter's
@@ -70,14 +72,14 @@ func (v *FlagValue) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Validate checks names against the collectors and options node_exporter
-// registered, so a typo is reported before anything runs. Errors name the
-// key under collectors.
+// registered, so a typo is reported before anything runs. Each problem is
+// a *yamlconf.FieldError keyed under collectors.
 func (c *Config) Validate() error {
 	var errs []error
 	known := Names()
 	checkName := func(key, name string) {
 		if !slices.Contains(known, name) {
-			errs = append(errs, fmt.Errorf("collectors.%s: unknown collector %q (known: %s)", key, name, strings.Join(known, ", ")))
+			errs = append(errs, yamlconf.Errorf("collectors."+key, "unknown collector %q (known: %s)", name, strings.Join(known, ", ")))
 		}
 	}
 	for i, n := range c.Enable {
@@ -86,27 +88,27 @@ func (c *Config) Validate() error {
 	for i, n := range c.Disable {
 		checkName(fmt.Sprintf("disable[%d]", i), n)
 		if slices.Contains(c.Enable, n) {
-			errs = append(errs, fmt.Errorf("collectors.disable[%d]: %q is also in collectors.enable", i, n))
+			errs = append(errs, yamlconf.Errorf(fmt.Sprintf("collectors.disable[%d]", i), "%q is also in collectors.enable", n))
 		}
 	}
 	for _, k := range sortedKeys(c.Flags) {
 		f := kingpin.CommandLine.GetFlag("collector." + k)
 		if f == nil || slices.Contains(known, k) {
-			errs = append(errs, fmt.Errorf("collectors.flags.%s: unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k, k))
+			errs = append(errs, yamlconf.Errorf("collectors.flags."+k, "unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k))
 		}
 	}
 	for _, k := range sortedKeys(c.Paths) {
 		if !slices.Contains(pathFlags, k) {
-			errs = append(errs, fmt.Errorf("collectors.paths.%s: unknown path %q (allowed: %s)", k, k, strings.Join(pathFlags, ", ")))
+			errs = append(errs, yamlconf.Errorf("collectors.paths."+k, "unknown path %q (allowed: %s)", k, strings.Join(pathFlags, ", ")))
 		}
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("collectors.timeout: %s is negative (allowed: 0 for the default, or a positive duration)", c.Timeout))
+		errs = append(errs, yamlconf.Errorf("collectors.timeout", "%s is negative (allowed: 0 for the default, or a positive duration)", c.Timeout))
 	}
 	for _, k := range sortedKeys(c.Intervals) {
 		checkName("intervals."+k, k)
 		if c.Intervals[k] <= 0 {
-			errs = append(errs, fmt.Errorf("collectors.intervals.%s: %s is not a positive duration", k, c.Intervals[k]))
+			errs = append(errs, yamlconf.Errorf("collectors.intervals."+k, "%s is not a positive duration", c.Intervals[k]))
 		}
 	}
 	return errors.Join(errs...)

@@ -1,6 +1,3 @@
-// Package yamlconf decodes hostpush's and imageserver's YAML configuration
-// strictly and reports every problem as a FieldError naming its key and
-// line. It is the one place that knows yaml.v3's error messages.
 package yamlconf
 
 import (
