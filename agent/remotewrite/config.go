@@ -3,11 +3,12 @@ package remotewrite
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,7 +141,7 @@ func (c *Config) Validate() error {
 	if c.MaxBackoff < c.MinBackoff || time.Duration(c.MaxBackoff) > time.Hour {
 		bad("max_backoff", "%s out of range; allowed: at least min_backoff (%s), at most 1h", c.MaxBackoff, c.MinBackoff)
 	}
-	for _, name := range sortedKeys(c.ExternalLabels) {
+	for _, name := range slices.Sorted(maps.Keys(c.ExternalLabels)) {
 		key := "external_labels." + name
 		switch {
 		case !labelNameRE.MatchString(name) || strings.HasPrefix(name, "__"):
@@ -237,13 +238,4 @@ func redactURL(s string) string {
 	}
 	u.User, u.RawQuery, u.Fragment = nil, "", ""
 	return u.String()
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,7 +2,9 @@ package remotewrite
 
 import (
 	"bytes"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/golang/snappy"
@@ -45,7 +47,7 @@ type Encoder struct {
 // those labels.
 func NewEncoder(external map[string]string) *Encoder {
 	e := &Encoder{}
-	for _, k := range sortedKeys(external) {
+	for _, k := range slices.Sorted(maps.Keys(external)) {
 		e.external = append(e.external, Label{k, external[k]})
 	}
 	return e

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -72,7 +73,7 @@ func (w *wiring) build(file config.File, first bool) (agent.Settings, error) {
 	if first || !reflect.DeepEqual(file.Scrape, w.cur.Scrape) || !reflect.DeepEqual(file.Push.Grouping, w.cur.Push.Grouping) {
 		scraper = nil
 		if len(file.Scrape) > 0 {
-			scraper, err = scrape.New(file.Scrape, w.logger, w.reg, scrape.WithGroupingLabels(sortedKeys(file.Push.Grouping)...))
+			scraper, err = scrape.New(file.Scrape, w.logger, w.reg, scrape.WithGroupingLabels(slices.Sorted(maps.Keys(file.Push.Grouping))...))
 			if err != nil {
 				return agent.Settings{}, fmt.Errorf("scrape: %w", err)
 			}
@@ -160,7 +161,7 @@ func groupingLabels(p pushgateway.Config) ([]batch.Label, error) {
 		instance = h
 	}
 	grouping := []batch.Label{{Name: "instance", Value: instance}}
-	for _, k := range sortedKeys(p.Grouping) {
+	for _, k := range slices.Sorted(maps.Keys(p.Grouping)) {
 		grouping = append(grouping, batch.Label{Name: k, Value: p.Grouping[k]})
 	}
 	return grouping, nil

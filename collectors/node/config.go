@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -91,13 +92,13 @@ func (c *Config) Validate() error {
 			errs = append(errs, yamlconf.Errorf(fmt.Sprintf("collectors.disable[%d]", i), "%q is also in collectors.enable", n))
 		}
 	}
-	for _, k := range sortedKeys(c.Flags) {
+	for _, k := range slices.Sorted(maps.Keys(c.Flags)) {
 		f := kingpin.CommandLine.GetFlag("collector." + k)
 		if f == nil || slices.Contains(known, k) {
 			errs = append(errs, yamlconf.Errorf("collectors.flags."+k, "unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k))
 		}
 	}
-	for _, k := range sortedKeys(c.Paths) {
+	for _, k := range slices.Sorted(maps.Keys(c.Paths)) {
 		if !slices.Contains(pathFlags, k) {
 			errs = append(errs, yamlconf.Errorf("collectors.paths."+k, "unknown path %q (allowed: %s)", k, strings.Join(pathFlags, ", ")))
 		}
@@ -105,7 +106,7 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, yamlconf.Errorf("collectors.timeout", "%s is negative (allowed: 0 for the default, or a positive duration)", c.Timeout))
 	}
-	for _, k := range sortedKeys(c.Intervals) {
+	for _, k := range slices.Sorted(maps.Keys(c.Intervals)) {
 		checkName("intervals."+k, k)
 		if c.Intervals[k] <= 0 {
 			errs = append(errs, yamlconf.Errorf("collectors.intervals."+k, "%s is not a positive duration", c.Intervals[k]))
@@ -127,12 +128,12 @@ func (c *Config) Args() []string {
 	for _, n := range c.Disable {
 		args = append(args, "--no-collector."+n)
 	}
-	for _, k := range sortedKeys(c.Flags) {
+	for _, k := range slices.Sorted(maps.Keys(c.Flags)) {
 		for _, v := range c.Flags[k] {
 			args = append(args, "--collector."+k+"="+v)
 		}
 	}
-	for _, k := range sortedKeys(c.Paths) {
+	for _, k := range slices.Sorted(maps.Keys(c.Paths)) {
 		args = append(args, "--path."+k+"="+c.Paths[k])
 	}
 	return args
@@ -219,13 +220,4 @@ func Names() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
