@@ -29,8 +29,9 @@ const (
 	fieldSampleTime  = 2
 )
 
-// Label is one label pair of a series.
-type Label struct{ Name, Value string }
+// Label is one label pair of a series: the same type as a batch's grouping
+// labels, which become series labels here.
+type Label = batch.Label
 
 // Encoder turns batches into Remote-Write 1.0 request bodies. It reuses its
 // buffers, so one Encoder must not be used by two goroutines at once.
@@ -48,7 +49,7 @@ type Encoder struct {
 func NewEncoder(external map[string]string) *Encoder {
 	e := &Encoder{}
 	for _, k := range slices.Sorted(maps.Keys(external)) {
-		e.external = append(e.external, Label{k, external[k]})
+		e.external = append(e.external, Label{Name: k, Value: external[k]})
 	}
 	return e
 }
@@ -75,10 +76,8 @@ func (e *Encoder) Marshal(b *batch.Batch) ([]byte, int) {
 	ts := b.Time.UnixMilli()
 	n := 0
 	for _, g := range b.Groups {
-		e.base = append(e.base[:0], Label{"job", g.Job})
-		for _, l := range b.Grouping {
-			e.base = append(e.base, Label(l))
-		}
+		e.base = append(e.base[:0], Label{Name: "job", Value: g.Job})
+		e.base = append(e.base, b.Grouping...)
 		for _, f := range g.Families {
 			n += e.family(f, ts)
 		}
@@ -149,14 +148,14 @@ func value(m *dto.Metric) float64 {
 // external labels where absent; empty values are dropped, as Prometheus
 // drops them.
 func (e *Encoder) add(name string, m *dto.Metric, extraName, extraValue string, v float64, ts int64) {
-	ls := append(e.labels[:0], Label{"__name__", name})
+	ls := append(e.labels[:0], Label{Name: "__name__", Value: name})
 	for _, lp := range m.GetLabel() {
 		if !e.isBase(lp.GetName()) {
-			ls = append(ls, Label{lp.GetName(), lp.GetValue()})
+			ls = append(ls, Label{Name: lp.GetName(), Value: lp.GetValue()})
 		}
 	}
 	if extraName != "" {
-		ls = append(ls, Label{extraName, extraValue})
+		ls = append(ls, Label{Name: extraName, Value: extraValue})
 	}
 	ls = append(ls, e.base...)
 	for _, x := range e.external {
