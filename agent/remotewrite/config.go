@@ -64,7 +64,7 @@ type BufferConfig struct {
 
 // Defaults, chosen for one host pushing every 5 s (about 10 KB per batch).
 const (
-	DefaultTimeout       = 10 * time.Second
+	DefaultWriteTimeout  = 10 * time.Second
 	DefaultMaxBytes      = 16 << 20 // about 4.5 h of 580-series gathers at 5 s
 	DefaultMaxReplayRate = 20.0
 	DefaultMinBackoff    = 500 * time.Millisecond
@@ -85,7 +85,7 @@ func DefaultConfig() Config {
 // keeps them right.
 func (c *Config) SetDefaults() {
 	if c.Timeout == 0 {
-		c.Timeout = model.Duration(DefaultTimeout)
+		c.Timeout = model.Duration(DefaultWriteTimeout)
 	}
 	if c.Buffer.MaxBytes == 0 {
 		c.Buffer.MaxBytes = DefaultMaxBytes

@@ -60,7 +60,7 @@ remote_write:
 		t.Errorf("HTTP client defaults lost: follow_redirects %v enable_http2 %v", c.HTTPClientConfig.FollowRedirects, c.HTTPClientConfig.EnableHTTP2)
 	}
 	p := cfgs[1]
-	if p.Name != "prom" || p.HTTPClientConfig.EnableHTTP2 || time.Duration(p.Timeout) != DefaultTimeout || p.Buffer.MaxBytes != DefaultMaxBytes {
+	if p.Name != "prom" || p.HTTPClientConfig.EnableHTTP2 || time.Duration(p.Timeout) != DefaultWriteTimeout || p.Buffer.MaxBytes != DefaultMaxBytes {
 		t.Errorf("second output: %+v", p)
 	}
 }

@@ -218,7 +218,7 @@ func collectorTimeout(file *config.File) time.Duration {
 	if file.Collectors.Timeout > 0 {
 		return file.Collectors.Timeout
 	}
-	return time.Duration(float64(file.Push.Interval) * node.DefaultTimeout)
+	return time.Duration(float64(file.Push.Interval) * node.DefaultTimeoutShare)
 }
 
 func senderNames(ss []batch.Sender) string {

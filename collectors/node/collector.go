@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/node_exporter/collector"
 )
 
-// DefaultTimeout is the share of the push interval a collector may take
+// DefaultTimeoutShare is the share of the push interval a collector may take
 // when collectors.timeout is not set.
-const DefaultTimeout = 0.4
+const DefaultTimeoutShare = 0.4
 
 var (
 	durationDesc = prometheus.NewDesc("node_scrape_collector_duration_seconds",

@@ -42,7 +42,7 @@ type Config struct {
 	// Paths maps procfs, sysfs, rootfs and udev.data to mount points.
 	Paths map[string]string `yaml:"paths"`
 	// Timeout is each collector's deadline within a tick; 0 means
-	// DefaultTimeout of the push interval.
+	// DefaultTimeoutShare of the push interval.
 	Timeout time.Duration `yaml:"timeout"`
 	// Intervals lets slow-moving collectors run less often than every tick;
 	// their last values are pushed in between.

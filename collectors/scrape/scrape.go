@@ -131,7 +131,7 @@ func (s *Scraper) Gather(ctx context.Context) []batch.Group {
 func (s *Scraper) gatherOne(ctx context.Context, t *target) *batch.Group {
 	timeout := t.Timeout
 	if timeout == 0 {
-		timeout = DefaultTimeout
+		timeout = DefaultFetchTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -10,9 +10,9 @@ import (
 	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
-// DefaultTimeout bounds one fetch of a target whose timeout is unset. The
+// DefaultFetchTimeout bounds one fetch of a target whose timeout is unset. The
 // tick's own deadline still applies when it is shorter.
-const DefaultTimeout = 2 * time.Second
+const DefaultFetchTimeout = 2 * time.Second
 
 // Target is one co-located /metrics endpoint, as written in the config's
 // scrape: list.
@@ -25,7 +25,7 @@ type Target struct {
 	URL string `yaml:"url"`
 	// Job overrides the job the group is pushed under (default: Name).
 	Job string `yaml:"job"`
-	// Timeout bounds one fetch (default DefaultTimeout).
+	// Timeout bounds one fetch (default DefaultFetchTimeout).
 	Timeout time.Duration `yaml:"timeout"`
 }
 
@@ -43,7 +43,7 @@ func (t Target) Validate() error {
 		errs = append(errs, yamlconf.Errorf("url", "%v", err))
 	}
 	if t.Timeout < 0 {
-		errs = append(errs, yamlconf.Errorf("timeout", "%s must not be negative (0 means %s)", t.Timeout, DefaultTimeout))
+		errs = append(errs, yamlconf.Errorf("timeout", "%s must not be negative (0 means %s)", t.Timeout, DefaultFetchTimeout))
 	}
 	return errors.Join(errs...)
 }
