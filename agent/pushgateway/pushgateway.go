@@ -107,16 +107,11 @@ func validLabelName(s string) bool {
 	return true
 }
 
-// HTTPDoer is the one method of an HTTP client the pusher needs.
-type HTTPDoer interface {
-	Do(*http.Request) (*http.Response, error)
-}
-
 // Pusher PUTs each group of a batch to the gateway. It is used from one
 // goroutine at a time (the loop).
 type Pusher struct {
 	base      string
-	client    HTTPDoer
+	client    *http.Client
 	deleteOn  bool
 	buf       bytes.Buffer
 	lastPaths []string
@@ -130,12 +125,7 @@ func New(c Config) (*Pusher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("push: building HTTP client: %w", err)
 	}
-	return NewWithClient(c, client), nil
-}
-
-// NewWithClient builds a Pusher that sends through client.
-func NewWithClient(c Config, client HTTPDoer) *Pusher {
-	return &Pusher{base: strings.TrimRight(c.URL, "/"), client: client, deleteOn: c.DeleteOnShutdown}
+	return &Pusher{base: strings.TrimRight(c.URL, "/"), client: client, deleteOn: c.DeleteOnShutdown}, nil
 }
 
 // Name implements batch.Sender.

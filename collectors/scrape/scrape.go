@@ -25,6 +25,7 @@ import (
 type Scraper struct {
 	targets  []*target
 	client   *http.Client
+	maxBody  int64 // MaxBodyBytes; a test lowers it
 	reserved []string
 	success  *prometheus.GaugeVec
 	duration *prometheus.GaugeVec
@@ -60,6 +61,7 @@ func New(targets []Target, logger *slog.Logger, reg prometheus.Registerer, opts 
 	}
 	s := &Scraper{
 		client:   &http.Client{Transport: newTransport()},
+		maxBody:  MaxBodyBytes,
 		reserved: []string{"job", "instance"},
 	}
 	for _, o := range opts {
@@ -136,7 +138,7 @@ func (s *Scraper) gatherOne(ctx context.Context, t *target) *batch.Group {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	fams, err := fetch(ctx, s.client, t.URL, timeout)
+	fams, err := fetch(ctx, s.client, t.URL, timeout, s.maxBody)
 	if err == nil {
 		fams = Sanitize(fams, s.reserved)
 	}

@@ -200,9 +200,6 @@ func TestGatherFaults(t *testing.T) {
 	}))
 	defer huge.Close()
 
-	defer func(old int64) { maxBodyBytes = old }(maxBodyBytes)
-	maxBodyBytes = 1 << 20
-
 	var logs procs.Buffer
 	reg := prometheus.NewRegistry()
 	s, err := New([]Target{
@@ -215,6 +212,7 @@ func TestGatherFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.maxBody = 1 << 20
 	groups := s.Gather(t.Context())
 	if len(groups) != 1 || groups[0].Job != "good" {
 		t.Fatalf("Gather() jobs = %v, want only [good]", jobs(groups))

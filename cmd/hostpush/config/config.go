@@ -23,14 +23,15 @@ type File struct {
 	RemoteWrite []remotewrite.Config `yaml:"remote_write"`
 }
 
-// DefaultScrape is the co-located image server, scraped when the file has
-// no scrape list; a target that is down costs one refused connection per
-// tick and shows as hostpush_scrape_success 0.
-var DefaultScrape = []scrape.Target{{Name: "imageserver", URL: "http://127.0.0.1:3002/metrics"}}
-
-// Default returns the configuration used when no file is given.
+// Default returns the configuration used when no file is given. Its scrape
+// list is the co-located image server, scraped when the file has no scrape
+// list; a target that is down costs one refused connection per tick and
+// shows as hostpush_scrape_success 0.
 func Default() File {
-	return File{Push: pushgateway.DefaultConfig(), Scrape: DefaultScrape}
+	return File{
+		Push:   pushgateway.DefaultConfig(),
+		Scrape: []scrape.Target{{Name: "imageserver", URL: "http://127.0.0.1:3002/metrics"}},
+	}
 }
 
 // Validate checks every block and joins all problems; each names its key.
