@@ -100,16 +100,17 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	root  *os.Root
-	pipe  *pipeline.Pipeline
+	pipe  processor
 	adm   *admission.Controller
 	cache *cache.Cache
 	th    *threads
 	m     *metrics
 	mux   http.Handler
+}
 
-	// hook, when set by tests, runs at the start of serving ("serve") and of
-	// transforming ("transform") an image; tests use it to inject panics
-	hook func(stage, name string)
+// processor is what the server needs of the pipeline.
+type processor interface {
+	Process(ctx context.Context, src []byte, opts params.Options, fm params.Format) (pipeline.Result, error)
 }
 
 // New opens the image directory and builds the server; its metrics go to reg.
@@ -187,9 +188,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveImage(w http.ResponseWriter, r *http.Request, name string) error {
-	if s.hook != nil {
-		s.hook("serve", name)
-	}
 	if s.cfg.SignToken != "" {
 		if err := params.Verify(s.cfg.SignToken, r.URL.EscapedPath(), r.URL.RawQuery); err != nil {
 			return err
@@ -262,9 +260,6 @@ func (s *Server) transform(ctx context.Context, src source, opts params.Options,
 	defer release()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransformTimeout)
 	defer cancel()
-	if s.hook != nil {
-		s.hook("transform", src.name)
-	}
 	b, err := s.read(src)
 	if err != nil {
 		return nil, err
