@@ -40,15 +40,16 @@ var (
 // output for the same request changes.
 const pipelineVersion = "1"
 
-// Config is the server's configuration.
+// Config is the server's configuration. cmd/imageserver fills it from its
+// flags and configuration file.
 type Config struct {
-	ImagesDir        string        `yaml:"images_dir"`
-	Prefix           string        `yaml:"prefix"`
-	CacheSize        int64         `yaml:"cache_size"`
-	MaxAge           time.Duration `yaml:"max_age"`
-	SignToken        string        `yaml:"-"` // read from a file by cmd/imageserver
-	MaxSourceBytes   int64         `yaml:"max_source_bytes"`
-	TransformTimeout time.Duration `yaml:"transform_timeout"`
+	ImagesDir        string
+	Prefix           string
+	CacheSize        int64
+	MaxAge           time.Duration
+	SignToken        string // read from a file by cmd/imageserver
+	MaxSourceBytes   int64
+	TransformTimeout time.Duration
 	Admission        admission.Config
 	Pipeline         pipeline.Config
 }
@@ -65,10 +66,14 @@ func DefaultConfig(cores int) Config {
 		MaxAge:           365 * 24 * time.Hour,
 		MaxSourceBytes:   64 << 20,
 		TransformTimeout: 10 * time.Second,
-		Admission:        admission.Config{Workers: w, QueueSize: 8 * w, Timeout: 600 * time.Millisecond},
+		Admission:        admission.Config{Workers: w, QueueSize: QueueSize(w), Timeout: 600 * time.Millisecond},
 		Pipeline:         pipeline.DefaultConfig(),
 	}
 }
+
+// QueueSize is the default number of requests that may wait for a worker:
+// eight per worker.
+func QueueSize(workers int) int { return 8 * workers }
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
