@@ -144,7 +144,7 @@ func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer,
 					_ = n.Close(canceled())
 				}
 			}
-			return nil, nil, fmt.Errorf("remote_write %s: %w", c.Name, err)
+			return nil, nil, err // New names the output
 		}
 		list, regs = append(list, wr), append(regs, reg)
 	}
