@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
@@ -44,8 +45,7 @@ var (
 func setup(b *testing.B) *prometheus.Registry {
 	b.Helper()
 	setupOnce.Do(func() {
-		noDefaults := false
-		if setupErr = node.Parse(node.WithExtras(nil), &noDefaults); setupErr != nil {
+		if _, setupErr = kingpin.CommandLine.Parse(node.WithExtras(nil)); setupErr != nil {
 			return
 		}
 		logger := slog.New(slog.DiscardHandler)
