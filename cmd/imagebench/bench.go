@@ -23,9 +23,9 @@ type outcome struct {
 	Results  []vegeta.Result
 	Metrics  vegeta.Metrics
 	Hist     vegeta.Histogram
-	Samples  []procSample // empty when no server process was sampled
-	CPU      float64      // server CPU seconds during the attack
-	PeakRSS  int64        // server peak RSS (VmHWM), bytes
+	Samples  []procs.Sample // empty when no server process was sampled
+	CPU      float64        // server CPU seconds during the attack
+	PeakRSS  int64          // server peak RSS (VmHWM), bytes
 	Sampled  bool
 	Start    time.Time
 	Duration time.Duration
@@ -121,20 +121,20 @@ func startServer(ctx context.Context, c *config, images, out string, stderr io.W
 // if pid is set, and prints a progress line every second.
 func attack(ctx context.Context, c *config, tr *targeter, pid int, stderr io.Writer) (*outcome, error) {
 	o := &outcome{Hist: vegeta.Histogram{Buckets: Buckets}}
-	var base procSample
+	var base procs.Usage
 	if pid != 0 {
 		var err error
-		if base, err = readProc(pid); err != nil {
+		if base, err = procs.ReadUsage(pid); err != nil {
 			return nil, fmt.Errorf("sampling server pid %d: %w", pid, err)
 		}
 	}
 	atk := vegeta.NewAttacker(vegeta.Timeout(c.Timeout), vegeta.KeepAlive(true))
 	o.Start = time.Now()
 	sctx, stopSampling := context.WithCancel(context.Background())
-	smp := &sampler{pid: pid, every: c.SampleEvery}
+	smp := &procs.Sampler{Pid: pid, Every: c.SampleEvery}
 	var wg sync.WaitGroup
 	if pid != 0 {
-		wg.Go(func() { smp.run(sctx, o.Start) })
+		wg.Go(func() { smp.Run(sctx, o.Start) })
 	}
 	results := atk.Attack(tr.target, vegeta.Rate{Freq: c.Rate, Per: time.Second}, c.Duration, c.Name)
 	prog := newProgress(stderr, c, o.Start)
@@ -155,12 +155,12 @@ func attack(ctx context.Context, c *config, tr *targeter, pid int, stderr io.Wri
 	prog.done()
 	o.Metrics.Close()
 	if pid != 0 {
-		end, err := readProc(pid)
+		end, err := procs.ReadUsage(pid)
 		if err != nil {
 			return nil, fmt.Errorf("sampling server pid %d after the run: %w", pid, err)
 		}
-		o.Sampled, o.Samples = true, smp.samples
-		o.CPU, o.PeakRSS = end.CPU-base.CPU, end.PeakRSS
+		o.Sampled, o.Samples = true, smp.Samples
+		o.CPU, o.PeakRSS = (end.CPU - base.CPU).Seconds(), end.PeakRSS
 	}
 	return o, nil
 }

@@ -84,16 +84,6 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
-func TestReadProcSelf(t *testing.T) {
-	s, err := readProc(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.RSS <= 0 || s.PeakRSS < s.RSS || s.CPU < 0 {
-		t.Errorf("readProc(self) = %+v, want RSS > 0, peak >= RSS", s)
-	}
-}
-
 // TestRunAgainstServer attacks a local server (standing in for the image
 // server; the real one is exercised by make bench), sampling this test
 // process as "the server", and checks the report and the plot files.
