@@ -36,6 +36,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.Scenarios != "" {
+		return runScenarios(ctx, c, stdout, stderr)
+	}
 	out := filepath.Join(c.OutDir, c.Name)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
@@ -117,6 +120,11 @@ func startServer(ctx context.Context, c *config, images, out string, stderr io.W
 	return p, addr, nil
 }
 
+// maxWorkers bounds vegeta's goroutines (one per request in flight): an
+// overloaded server that answers slowly must not make the benchmark grow
+// without bound.
+const maxWorkers = 1000
+
 // attack runs vegeta at the configured rate, sampling the server process
 // if pid is set, and prints a progress line every second.
 func attack(ctx context.Context, c *config, tr *targeter, pid int, stderr io.Writer) (*outcome, error) {
@@ -128,7 +136,7 @@ func attack(ctx context.Context, c *config, tr *targeter, pid int, stderr io.Wri
 			return nil, fmt.Errorf("sampling server pid %d: %w", pid, err)
 		}
 	}
-	atk := vegeta.NewAttacker(vegeta.Timeout(c.Timeout), vegeta.KeepAlive(true))
+	atk := vegeta.NewAttacker(vegeta.Timeout(c.Timeout), vegeta.KeepAlive(true), vegeta.MaxWorkers(maxWorkers))
 	o.Start = time.Now()
 	sctx, stopSampling := context.WithCancel(context.Background())
 	smp := &procs.Sampler{Pid: pid, Every: c.SampleEvery}
