@@ -45,16 +45,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	base, pid := c.ServerURL, c.ServerPID
 	if base == "" {
-		images, err := os.MkdirTemp("", "imagebench-images-")
+		srv, addr, stop, err := startServer(ctx, c, out, stderr)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(images)
-		srv, addr, err := startServer(ctx, c, images, out, stderr)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = srv.Stop(10 * time.Second) }()
+		defer stop()
 		base, pid = "http://"+addr, srv.Pid()
 	}
 	tr, err := newTargeter(base, c.URLs, c.CacheBust)
@@ -91,8 +86,21 @@ type bytesWriter struct{ b []byte }
 func (w *bytesWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 // startServer runs the image server binary on a free loopback port with the
-// 12 MP sample photo as gophers.jpg in images.
-func startServer(ctx context.Context, c *config, images, out string, stderr io.Writer) (*procs.Proc, string, error) {
+// 12 MP sample photo as gophers.jpg in a temporary folder; stop ends the
+// server and removes the folder.
+func startServer(ctx context.Context, c *config, out string, stderr io.Writer) (p *procs.Proc, addr string, stop func(), err error) {
+	images, err := os.MkdirTemp("", "imagebench-images-")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if p, addr, err = startServerIn(ctx, c, images, out, stderr); err != nil {
+		os.RemoveAll(images)
+		return nil, "", nil, err
+	}
+	return p, addr, func() { _ = p.Stop(10 * time.Second); os.RemoveAll(images) }, nil
+}
+
+func startServerIn(ctx context.Context, c *config, images, out string, stderr io.Writer) (*procs.Proc, string, error) {
 	bin, err := filepath.Abs(c.ServerBin)
 	if err != nil {
 		return nil, "", err

@@ -89,16 +89,11 @@ func runScenario(ctx context.Context, w io.Writer, c *config, sc scenario, stder
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	images, err := os.MkdirTemp("", "imagebench-images-")
+	srv, addr, stop, err := startServer(ctx, c, out, stderr)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(images)
-	srv, addr, err := startServer(ctx, c, images, out, stderr)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = srv.Stop(10 * time.Second) }()
+	defer stop()
 	base := "http://" + addr
 	tr, err := newTargeter(base, c.URLs, c.CacheBust)
 	if err != nil {
