@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,6 +94,15 @@ func (c *Config) Validate() error {
 		f := kingpin.CommandLine.GetFlag("collector." + k)
 		if f == nil || slices.Contains(known, k) {
 			errs = append(errs, fmt.Errorf("collectors.flags.%s: unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k, k))
+			continue
+		}
+		if f.Model().IsBoolFlag() {
+			for _, v := range c.Flags[k] {
+				if _, err := strconv.ParseBool(v); err != nil || len(c.Flags[k]) > 1 {
+					errs = append(errs, fmt.Errorf("collectors.flags.%s: %q is not one boolean (allowed: true, false)", k, strings.Join(c.Flags[k], ", ")))
+					break
+				}
+			}
 		}
 	}
 	for _, k := range sortedKeys(c.Paths) {
@@ -127,13 +137,28 @@ func (c *Config) Args() []string {
 	}
 	for _, k := range sortedKeys(c.Flags) {
 		for _, v := range c.Flags[k] {
-			args = append(args, "--collector."+k+"="+v)
+			args = append(args, flagArg(k, v))
 		}
 	}
 	for _, k := range sortedKeys(c.Paths) {
 		args = append(args, "--path."+k+"="+c.Paths[k])
 	}
 	return args
+}
+
+// flagArg renders one collector option. kingpin takes no value after a
+// boolean flag ("--collector.cpu.info=false" is refused): a boolean is
+// --collector.K or --no-collector.K.
+func flagArg(k, v string) string {
+	if f := kingpin.CommandLine.GetFlag("collector." + k); f != nil && f.Model().IsBoolFlag() {
+		if b, err := strconv.ParseBool(v); err == nil {
+			if b {
+				return "--collector." + k
+			}
+			return "--no-collector." + k
+		}
+	}
+	return "--collector." + k + "=" + v
 }
 
 // Merge joins the flags from the file with those of the command line, which
