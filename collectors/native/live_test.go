@@ -19,26 +19,23 @@ import (
 // closed at the next gather.
 func TestKeptFilesFollowTheLoad(t *testing.T) {
 	c := newProcesses(t, "/proc")
-	if _, err := gatherText(t, c); err != nil {
-		t.Fatal(err)
-	}
-	before := c.openFiles()
 	spec := hostload.Spec{Procs: 10, Threads: 60, Lifetime: time.Minute}
 	l, err := hostload.Start(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Stop() })
-	if _, err := gatherText(t, c); err != nil {
-		t.Fatal(err)
+	pids := l.Pids()
+	for range 2 {
+		if _, err := gatherText(t, c); err != nil {
+			t.Fatal(err)
+		}
 	}
-	during := c.openFiles()
-	// Each child's stat and every thread's but the main one's.
-	if during-before < spec.Threads {
-		t.Errorf("with %d more threads, %d more files kept open (%d, then %d)", spec.Threads, during-before, before, during)
+	if n, want := keptFor(c, pids), l.Counts().Threads; n != want {
+		t.Errorf("%d files kept open for the load's %d threads, want one per thread", n, want)
 	}
-	if n := countFds(t); n < during {
-		t.Errorf("the process has %d descriptors open, fewer than the %d the collector says it keeps", n, during)
+	if n := countFds(t); n < c.openFiles() {
+		t.Errorf("the process has %d descriptors open, fewer than the %d the collector says it keeps", n, c.openFiles())
 	}
 	if err := l.Stop(); err != nil {
 		t.Fatal(err)
@@ -46,13 +43,36 @@ func TestKeptFilesFollowTheLoad(t *testing.T) {
 	if _, err := gatherText(t, c); err != nil {
 		t.Fatal(err)
 	}
-	after := c.openFiles()
-	if during-after < spec.Threads {
-		t.Errorf("after the load ended, only %d of its files were closed (%d, then %d)", during-after, during, after)
+	if n := keptFor(c, pids); n != 0 {
+		t.Errorf("after the load ended, %d of its files still open", n)
 	}
-	if c.scan.vanished != 0 {
-		t.Logf("%d tasks vanished mid-read", c.scan.vanished)
+	held := 0
+	for _, p := range c.procs {
+		held += keptFor(c, []int{p.pid})
 	}
+	if held != c.openFiles() {
+		t.Errorf("the entries hold %d descriptors, the budget counts %d", held, c.openFiles())
+	}
+}
+
+// keptFor counts the descriptors the collector keeps for the processes.
+func keptFor(c *Processes, pids []int) int {
+	n := 0
+	for _, pid := range pids {
+		p := c.procs[pid]
+		if p == nil {
+			continue
+		}
+		if p.fd >= 0 {
+			n++
+		}
+		for _, t := range p.tasks {
+			if t.fd >= 0 {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // TestFileBudget: beyond MaxOpenFiles files are opened and closed per
