@@ -37,6 +37,10 @@ type Config struct {
 	// retries of a batch answered with 5xx, 429 or a network error.
 	MinBackoff model.Duration `yaml:"min_backoff,omitempty"`
 	MaxBackoff model.Duration `yaml:"max_backoff,omitempty"`
+	// LeQuantileFormat is how le and quantile values are written:
+	// FormatCanonical ("1.0", what Prometheus 3 stores for scraped ones) or
+	// FormatShortest ("1", what Prometheus 2.x stores).
+	LeQuantileFormat string `yaml:"le_quantile_format,omitempty"`
 
 	// HTTPClientConfig holds basic_auth, authorization, oauth2, tls_config,
 	// proxy_url, http_headers, ... exactly as in Prometheus. It is a named
@@ -66,6 +70,12 @@ const (
 	DefaultMinBackoff    = 500 * time.Millisecond
 	DefaultMaxBackoff    = 30 * time.Second
 	minMaxBytes          = 64 << 10
+)
+
+// The values of le_quantile_format.
+const (
+	FormatCanonical = "canonical"
+	FormatShortest  = "shortest"
 )
 
 // DefaultConfig returns a Config with every default set and no URL.
@@ -98,6 +108,9 @@ func (c *Config) SetDefaults() {
 	if c.Name == "" {
 		c.Name = redactURL(c.URL)
 	}
+	if c.LeQuantileFormat == "" {
+		c.LeQuantileFormat = FormatCanonical
+	}
 }
 
 // FieldError is one invalid setting: Key is the YAML path
@@ -128,6 +141,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Buffer.MaxBytes < minMaxBytes {
 		bad("buffer.max_bytes", "%d too small; allowed: at least 64KiB (one batch is about 10KB)", int64(c.Buffer.MaxBytes))
+	}
+	if f := c.LeQuantileFormat; f != FormatCanonical && f != FormatShortest {
+		bad("le_quantile_format", "%q unknown; allowed: %s (\"1.0\", as Prometheus 3 stores scraped buckets) or %s (\"1\", as Prometheus 2.x does)",
+			f, FormatCanonical, FormatShortest)
 	}
 	if c.Buffer.MaxBatches < 0 {
 		bad("buffer.max_batches", "%d is negative; allowed: 0 (no count limit) or more", c.Buffer.MaxBatches)

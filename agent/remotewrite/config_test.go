@@ -39,6 +39,7 @@ remote_write:
   - url: http://127.0.0.1:9090/api/v1/write
     name: prom
     enable_http2: false
+    le_quantile_format: shortest
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +58,13 @@ remote_write:
 	if !c.HTTPClientConfig.FollowRedirects || !c.HTTPClientConfig.EnableHTTP2 {
 		t.Errorf("HTTP client defaults lost: follow_redirects %v enable_http2 %v", c.HTTPClientConfig.FollowRedirects, c.HTTPClientConfig.EnableHTTP2)
 	}
+	if c.LeQuantileFormat != FormatCanonical {
+		t.Errorf("le_quantile_format defaults to %q, want %q", c.LeQuantileFormat, FormatCanonical)
+	}
 	p := cfgs[1]
+	if p.LeQuantileFormat != FormatShortest {
+		t.Errorf("le_quantile_format %q, want %q as configured", p.LeQuantileFormat, FormatShortest)
+	}
 	if p.Name != "prom" || p.HTTPClientConfig.EnableHTTP2 || time.Duration(p.Timeout) != DefaultTimeout || p.Buffer.MaxBytes != DefaultMaxBytes {
 		t.Errorf("second output: %+v", p)
 	}
@@ -80,6 +87,7 @@ func TestConfigErrors(t *testing.T) {
 		{"external instance", "- url: http://a/w\n  external_labels: {instance: x}\n", "remote_write[0].external_labels.instance: instance is set on every series"},
 		{"external bad name", "- url: http://a/w\n  external_labels: {1x: y}\n", "remote_write[0].external_labels.1x: invalid label name"},
 		{"http client", "- url: http://a/w\n  bearer_token: a\n  bearer_token_file: b\n", "remote_write[0].http client settings: at most one of bearer_token"},
+		{"le_quantile_format", "- url: http://a/w\n  le_quantile_format: prometheus2\n", `remote_write[0].le_quantile_format: "prometheus2" unknown; allowed: canonical ("1.0", as Prometheus 3 stores scraped buckets) or shortest ("1", as Prometheus 2.x does)`},
 		{"duplicate name", "- url: http://a/w\n- url: http://a/w\n", `remote_write[1].name: "http://a/w" is also used by remote_write[0]`},
 		{"shared storage", "- {url: http://a/w, buffer: {storage_path: /x}}\n- {url: http://b/w, buffer: {storage_path: /x/}}\n", `remote_write[1].buffer.storage_path: "/x" is also used by remote_write[0]`},
 	} {
@@ -123,6 +131,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add("remote_write:\n- url: http://a/w\n  buffer: {max_bytes: 64MiB}\n")
 	f.Add("remote_write:\n- url: http://a/w\n  tls_config:\n    insecure: true\n")
 	f.Add("remote_write:\n- &a {url: http://a/w}\n- *a\n")
+	f.Add("remote_write:\n- {url: http://a/w, le_quantile_format: shortest}\n")
 	f.Add("remote_write: [{url: 'http://[::1]:1/w', external_labels: {a: b}, http_headers: {X: {values: [y]}}}]")
 	f.Fuzz(func(t *testing.T, src string) {
 		cfgs, err := decodeList(src)

@@ -112,7 +112,7 @@ func newWriter(cfg Config, logger *slog.Logger, reg prometheus.Registerer, clien
 		client:   client,
 		m:        m,
 		minGap:   time.Duration(float64(time.Second) / cfg.MaxReplayRate),
-		enc:      NewEncoder(cfg.ExternalLabels),
+		enc:      newEncoder(cfg),
 		wake:     make(chan struct{}, 1),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
@@ -125,6 +125,12 @@ func newWriter(cfg Config, logger *slog.Logger, reg prometheus.Registerer, clien
 	w.runCtx, w.cancel = context.WithCancel(context.Background())
 	go w.run()
 	return w, nil
+}
+
+func newEncoder(cfg Config) *Encoder {
+	e := NewEncoder(cfg.ExternalLabels)
+	e.shortest = cfg.LeQuantileFormat == FormatShortest
+	return e
 }
 
 // openStore locks the buffer directory and queues what a previous run left.
