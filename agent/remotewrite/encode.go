@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang/snappy"
 	dto "github.com/prometheus/client_model/go"
@@ -36,6 +37,7 @@ type Label struct{ Name, Value string }
 type Encoder struct {
 	external   []Label // sorted by name
 	shortest   bool    // le and quantile as Prometheus 2.x stores them ("1"), not "1.0"
+	stale      bool    // every sample is a stale marker
 	pb         []byte
 	series     []byte
 	labels     []Label
@@ -68,6 +70,17 @@ func (e *Encoder) Encode(b *agent.Batch) (body []byte, samples int) {
 	// the exact length only, so compress into scratch and copy.
 	e.compressed = snappy.Encode(e.compressed[:cap(e.compressed)], pb)
 	return bytes.Clone(e.compressed), n
+}
+
+// EncodeStale is Encode with every sample replaced by a stale marker
+// stamped at: the request that ends each series of b at once, as
+// Prometheus does for the series of a target that went away.
+func (e *Encoder) EncodeStale(b *agent.Batch, at time.Time) (body []byte, samples int) {
+	e.stale = true
+	defer func() { e.stale = false }()
+	sb := *b
+	sb.Time = at
+	return e.Encode(&sb)
 }
 
 // Marshal is Encode without compression; the result is reused by the next
@@ -151,6 +164,9 @@ func value(m *dto.Metric) float64 {
 // external labels where absent; empty values are dropped, as Prometheus
 // drops them.
 func (e *Encoder) add(name string, m *dto.Metric, extraName, extraValue string, v float64, ts int64) {
+	if e.stale {
+		v = staleNaN
+	}
 	ls := append(e.labels[:0], Label{"__name__", name})
 	for _, lp := range m.GetLabel() {
 		if !e.isBase(lp.GetName()) {
@@ -226,6 +242,10 @@ func hasLabel(ls []Label, name string) bool {
 	}
 	return false
 }
+
+// staleNaN is the value Prometheus stores as a stale marker: the series
+// ends at that sample (Prometheus' model/value.StaleNaN bit pattern).
+var staleNaN = math.Float64frombits(0x7ff0000000000002)
 
 func (e *Encoder) formatBound(f float64) string {
 	if e.shortest {

@@ -204,6 +204,35 @@ func TestEncodeShortest(t *testing.T) {
 	}
 }
 
+// TestEncodeStale checks the stop request: the same series as the batch,
+// each with one stale marker (Prometheus' StaleNaN bit pattern) at the
+// given time.
+func TestEncodeStale(t *testing.T) {
+	b := testBatch(t, time.UnixMilli(1764190800000), "host-a")
+	b.Groups[0].Families = append(b.Groups[0].Families, histSummary(t)...)
+	enc := NewEncoder(map[string]string{"dc": "eu1"})
+	body, n := enc.Encode(b)
+	normal := decodeBody(t, body)
+	at := b.Time.Add(1500 * time.Millisecond)
+	body, ns := enc.EncodeStale(b, at)
+	stale := decodeBody(t, body)
+	if ns != n || len(stale) != len(normal) {
+		t.Fatalf("stale request: %d series (says %d), the batch has %d", len(stale), ns, len(normal))
+	}
+	for i, s := range stale {
+		if !slices.Equal(s.labels, normal[i].labels) {
+			t.Fatalf("stale series %d labels %v, want %v", i, s.labels, normal[i].labels)
+		}
+		if len(s.samples) != 1 || math.Float64bits(s.samples[0].value) != 0x7ff0000000000002 || s.samples[0].ts != at.UnixMilli() {
+			t.Fatalf("stale series %v: want one sample with bits 0x7ff0000000000002 at %d", s, at.UnixMilli())
+		}
+	}
+	// The encoder is back to normal afterwards.
+	if again, _ := enc.Encode(b); !slices.Equal(decodeBody(t, again)[0].labels, normal[0].labels) || decodeBody(t, again)[0].samples[0] != normal[0].samples[0] {
+		t.Error("Encode after EncodeStale differs from before")
+	}
+}
+
 func BenchmarkEncode(b *testing.B) {
 	batch := testBatch(b, time.Now(), "host-a")
 	enc := NewEncoder(map[string]string{"dc": "eu1"})
