@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/procfs"
 	"gopkg.in/yaml.v3"
 )
 
@@ -141,6 +142,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Buffer.MaxBytes < minMaxBytes {
 		bad("buffer.max_bytes", "%d too small; allowed: at least 64KiB (one batch is about 10KB)", int64(c.Buffer.MaxBytes))
+	} else if mem, ok := hostMemory(); ok && uint64(c.Buffer.MaxBytes) > mem {
+		// The disk buffer falls back to memory when the disk fails, so
+		// every byte of the bound may end up in RAM.
+		bad("buffer.max_bytes", "%s is more than this host's memory (MemTotal %s); allowed: 64KiB up to the host's memory",
+			humanBytes(uint64(c.Buffer.MaxBytes)), humanBytes(mem))
 	}
 	if f := c.LeQuantileFormat; f != FormatCanonical && f != FormatShortest {
 		bad("le_quantile_format", "%q unknown; allowed: %s (\"1.0\", as Prometheus 3 stores scraped buckets) or %s (\"1\", as Prometheus 2.x does)",
@@ -258,6 +264,29 @@ func (b *ByteSize) UnmarshalYAML(node *yaml.Node) error {
 
 // MarshalYAML writes the size with a unit.
 func (b ByteSize) MarshalYAML() (any, error) { return units.Base2Bytes(b).String(), nil }
+
+// hostMemory returns this host's MemTotal; ok is false where it cannot be
+// read, and then the upper bound of buffer.max_bytes is not checked. A
+// variable so that tests can set the memory size.
+var hostMemory = func() (bytes uint64, ok bool) {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return 0, false
+	}
+	mi, err := fs.Meminfo()
+	if err != nil || mi.MemTotalBytes == nil {
+		return 0, false
+	}
+	return *mi.MemTotalBytes, true
+}
+
+// humanBytes writes a size for an error message, in GiB or MiB.
+func humanBytes(n uint64) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+}
 
 func redactURL(s string) string {
 	u, err := url.Parse(s)

@@ -3,6 +3,7 @@ package remotewrite
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,28 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestMaxBytesAboveMemory checks the upper bound of buffer.max_bytes
+// against this host's real MemTotal: the memory size is accepted, one byte
+// more is an error naming the key.
+func TestMaxBytesAboveMemory(t *testing.T) {
+	mem, ok := hostMemory()
+	if !ok || mem < 64<<20 {
+		t.Fatalf("MemTotal of this host: %d bytes (read: %v); want /proc/meminfo readable", mem, ok)
+	}
+	src := func(n uint64) string {
+		return fmt.Sprintf("remote_write:\n  - url: http://a/w\n    buffer: {max_bytes: %d}\n", n)
+	}
+	if _, err := decodeList(src(mem)); err != nil {
+		t.Errorf("max_bytes = MemTotal (%d) rejected: %v", mem, err)
+	}
+	_, err := decodeList(src(mem + 1))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Key != "remote_write[0].buffer.max_bytes" || !strings.Contains(fe.Msg, "more than this host's memory (MemTotal ") {
+		t.Fatalf("max_bytes = MemTotal+1: got %v, want a FieldError for remote_write[0].buffer.max_bytes about the host's memory", err)
+	}
+	t.Logf("%v", err)
+}
+
 func indent(s string) string {
 	var b bytes.Buffer
 	for _, l := range strings.SplitAfter(s, "\n") {
@@ -131,7 +154,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add("remote_write:\n- url: http://a/w\n  buffer: {max_bytes: 64MiB}\n")
 	f.Add("remote_write:\n- url: http://a/w\n  tls_config:\n    insecure: true\n")
 	f.Add("remote_write:\n- &a {url: http://a/w}\n- *a\n")
-	f.Add("remote_write:\n- {url: http://a/w, le_quantile_format: shortest}\n")
+	f.Add("remote_write:\n- {url: http://a/w, le_quantile_format: shortest, buffer: {max_bytes: 1TiB}}\n")
 	f.Add("remote_write: [{url: 'http://[::1]:1/w', external_labels: {a: b}, http_headers: {X: {values: [y]}}}]")
 	f.Fuzz(func(t *testing.T, src string) {
 		cfgs, err := decodeList(src)
