@@ -2,7 +2,11 @@ package remotewrite
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,6 +94,7 @@ func sameSeries(t *testing.T, p gatewayPath) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		w.KeepSeriesOnClose() // queried below by instant queries
 		b := batch(out.instance)
 		if err := w.Send(t.Context(), b); err != nil {
 			t.Fatal(err)
@@ -113,6 +118,14 @@ func sameSeries(t *testing.T, p gatewayPath) {
 	if m, e := diffSets(normalizeBounds(want), normalizeBounds(other)); len(m)+len(e) > 0 || len(missing) == 0 {
 		t.Errorf("le_quantile_format %s on %s: want series that differ from the Pushgateway path in the form of le and quantile only; %d differ, and after normalizing le and quantile %d missing (e.g. %v), %d extra (e.g. %v)",
 			p.other, p.prometheus, len(missing), len(m), first(m), len(e), first(e))
+	}
+	// Where hosts send different forms (a fleet moving from one to the
+	// other), histogram_quantile over sum by (le) still merges the buckets
+	// of equal bounds: the quantile over both equals that over one.
+	q := `histogram_quantile(0.5, sum by (le) (test_duration_seconds_bucket{instance=~"%s"}))`
+	one, both := prom.scalar(fmt.Sprintf(q, "via-remote-write")), prom.scalar(fmt.Sprintf(q, "via-remote-write.*"))
+	if one != both || one != 0.2525 {
+		t.Errorf("%s: histogram_quantile over hosts with both forms = %v, over one host %v; want both 0.2525", p.prometheus, both, one)
 	}
 	t.Logf("%d series identical through the Pushgateway and remote_write (le_quantile_format %s) to %s and VictoriaMetrics; with %s, %d of them differ in the form of le or quantile (e.g. %v)",
 		len(want), p.same, p.prometheus, p.other, len(missing), first(missing))
@@ -217,3 +230,28 @@ func diffSets(want, got []string) (missing, extra []string) {
 }
 
 func first(s []string) []string { return s[:min(len(s), 2)] }
+
+// scalar runs an instant query that returns one sample and returns its
+// value (NaN when the result is not exactly one sample).
+func (s *server) scalar(q string) float64 {
+	s.t.Helper()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(s.get("/api/v1/query", url.Values{"query": {q}}), &r); err != nil {
+		s.t.Fatal(err)
+	}
+	if len(r.Data.Result) != 1 {
+		return math.NaN()
+	}
+	str, _ := r.Data.Result[0].Value[1].(string)
+	v, err := strconv.ParseFloat(str, 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}
