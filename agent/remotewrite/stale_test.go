@@ -1,14 +1,75 @@
 package remotewrite
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
+	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hostpush/hostpush/agent"
 )
+
+// TestStaleMarkersOnClose checks the stop request: after the buffer
+// drained, one request ends every series of the last batch with a stale
+// marker, later than its samples; none when batches are left undelivered
+// (it would put them out of order) or after KeepSeriesOnClose.
+func TestStaleMarkersOnClose(t *testing.T) {
+	run := func(t *testing.T, down, keep bool) (*receiver, *agent.Batch) {
+		var rcv *receiver
+		var last *agent.Batch
+		synctest.Test(t, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.MinBackoff, cfg.MaxBackoff = mdur(time.Hour), mdur(time.Hour)
+			rcv = &receiver{status: func(int) (int, []string) {
+				if down {
+					return http.StatusServiceUnavailable, nil
+				}
+				return http.StatusNoContent, nil
+			}}
+			w, _ := startWriter(t, cfg, rcv)
+			if keep {
+				w.KeepSeriesOnClose()
+			}
+			w.Send(t.Context(), smallBatch(time.Now(), 0))
+			last = testBatch(t, time.Now(), "h1")
+			w.Send(t.Context(), last)
+			synctest.Wait()
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			w.Close(ctx)
+		})
+		return rcv, last
+	}
+	t.Run("delivered", func(t *testing.T) {
+		rcv, last := run(t, false, false)
+		if len(rcv.stale) != last.Series() {
+			t.Fatalf("%d stale markers, want one per series of the last batch (%d)", len(rcv.stale), last.Series())
+		}
+		for _, s := range rcv.stale {
+			if s.label("instance") != "h1" || s.label("job") != "host-stats" || s.samples[0].ts <= last.Time.UnixMilli() {
+				t.Fatalf("stale marker %v: want job, instance and a timestamp after the last sample (%d)", s, last.Time.UnixMilli())
+			}
+		}
+		if slices.ContainsFunc(rcv.stale, func(s series) bool { return s.label("__name__") == "seq_total" }) {
+			t.Error("stale marker for seq_total, which only an older batch had")
+		}
+	})
+	t.Run("receiver down", func(t *testing.T) {
+		if rcv, _ := run(t, true, false); len(rcv.stale) != 0 || len(rcv.times) != 2 {
+			t.Errorf("%d requests (%d stale markers) with the receiver down; want the first try and the final one, both failed", len(rcv.times), len(rcv.stale))
+		}
+	})
+	t.Run("KeepSeriesOnClose", func(t *testing.T) {
+		if rcv, _ := run(t, false, true); len(rcv.stale) != 0 || len(rcv.values) != 1 {
+			t.Errorf("%d stale markers, %d batches; want none and 1", len(rcv.stale), len(rcv.values))
+		}
+	})
+}
 
 // TestStaleMarkersOnStop pushes a few gathers to each real receiver,
 // closes the Writer as hostpush does on a clean stop, and asks for the

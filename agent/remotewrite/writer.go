@@ -168,25 +168,16 @@ func (w *Writer) openStore() error {
 	return nil
 }
 
-// KeepSeriesOnClose makes Close send no stale markers, so the last
-// samples stay visible for the receiver's lookback (5 minutes on
-// Prometheus): for a run that pushes once (hostpush --once), whose series
-// would otherwise end right after their only sample.
-func (w *Writer) KeepSeriesOnClose() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.keepSeries = true
-}
-
 // Name identifies the output, for example "remote_write http://vm:8428/api/v1/write".
 func (w *Writer) Name() string { return "remote_write " + w.cfg.Name }
 
 // Send encodes b into one write request and buffers it; delivery happens
-// in the Writer's goroutine. The Writer keeps b until the next Send (for
-// the stale markers on stop), so b must not be changed afterwards. It returns an error only when the batch could
+// in the Writer's goroutine. It returns an error only when the batch could
 // not be kept: the Writer is closed, or the batch alone exceeds
 // buffer.max_bytes. Writing to the disk buffer is the only blocking work;
-// when it fails (a full disk) the batch is kept in memory.
+// when it fails (a full disk) the batch is kept in memory. The Writer
+// keeps b until the next Send, for the stale markers on stop, so b must
+// not be changed afterwards.
 func (w *Writer) Send(ctx context.Context, b *agent.Batch) error {
 	w.sendMu.Lock()
 	defer w.sendMu.Unlock()
@@ -424,33 +415,6 @@ func (w *Writer) final() {
 		}
 	}
 	w.sendStaleMarkers()
-}
-
-// sendStaleMarkers ends every series of the last batch at once, as
-// Prometheus does when a target goes away, instead of leaving them to the
-// receiver's lookback (5 minutes on Prometheus). Only after the buffer
-// drained: a marker ahead of undelivered samples would make the receiver
-// reject them as out of order. One try; stale markers are not counted as
-// samples sent.
-func (w *Writer) sendStaleMarkers() {
-	w.mu.Lock()
-	last, keep := w.last, w.keepSeries
-	w.mu.Unlock()
-	if last == nil || keep || w.runCtx.Err() != nil {
-		return
-	}
-	at := time.Now()
-	if at.UnixMilli() <= last.Time.UnixMilli() {
-		at = time.UnixMilli(last.Time.UnixMilli() + 1) // never on the last sample's timestamp
-	}
-	body, n := newEncoder(w.cfg).EncodeStale(last, at)
-	ctx, cancel := context.WithTimeout(w.runCtx, time.Duration(w.cfg.Timeout))
-	defer cancel()
-	if _, _, err := w.post(ctx, body); err != nil {
-		w.log.Warn("stale markers not delivered; the series end after the receiver's lookback", "series", n, "err", err)
-		return
-	}
-	w.log.Info("sent stale markers", "series", n)
 }
 
 func (w *Writer) sleep(d time.Duration) bool {
