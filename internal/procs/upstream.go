@@ -138,6 +138,14 @@ func cached(ctx context.Context, dir, name string, create func(tmp, bin string) 
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil // made while we waited
 	}
+	// A maker killed mid-way (a test timeout) leaves its scratch directory,
+	// with a build cache of a gigabyte or more; with the lock held no
+	// other maker is running.
+	if old, err := filepath.Glob(filepath.Join(dir, "make-*")); err == nil {
+		for _, o := range old {
+			os.RemoveAll(o)
+		}
+	}
 	tmp, err := os.MkdirTemp(dir, "make-")
 	if err != nil {
 		return "", err
