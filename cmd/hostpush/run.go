@@ -161,6 +161,11 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ShutdownTimeout: 1500 * time.Millisecond,
 	})
 	if f.once {
+		// One push is the whole run: its remote_write samples stay visible
+		// for the receiver's lookback instead of ending at once.
+		for _, wr := range w.writers.list {
+			wr.KeepSeriesOnClose()
+		}
 		return loop.Once(ctx)
 	}
 	logger.Info("starting hostpush", "version", agent.Version, "collectors", len(nodeC.Enabled()),
