@@ -44,8 +44,13 @@ deb: build ## dist/{hostpush,imageserver}_<version>_<arch>.deb via nfpm, then li
 	packaging/build-deb.sh hostpush
 	packaging/build-deb.sh imageserver
 
-acceptance: deb ## install, upgrade and purge the .deb under a real systemd (nspawn container) against a real Pushgateway
-	$(GO) test -count=1 -timeout 20m -tags acceptance ./packaging/acceptance/ -v
+acceptance: deb ## both .debs under a real systemd (nspawn) on Debian 12 and 13, each against its own Pushgateway: install, upgrade (also from 0.1.0), purge
+	@# Cold (no cached trees or previous-release packages) about 13 min on 2 cores; warm about 7.
+	$(GO) test -count=1 -timeout 40m -tags acceptance ./packaging/acceptance/ -v
+
+.PHONY: ldflags
+ldflags: ## print hostpush's linker flags (the acceptance test builds a newer package with them)
+	@echo '$(LDFLAGS)'
 
 bench-agent: build ## hostpush vs node_exporter + curl script, each with its own Pushgateway: CPU per cycle, peak RSS (out/bench-agent.txt, ~4 min)
 	@packaging/install-deps.sh bench
