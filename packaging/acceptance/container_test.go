@@ -55,7 +55,8 @@ type container struct {
 // container shares the host's network, so its 127.0.0.1 is the host's.
 func boot(t *testing.T, tarball, name string) *container {
 	t.Helper()
-	dir, err := os.MkdirTemp("/var/tmp", "hostpush-acceptance-")
+	removeStaleTrees(t)
+	dir, err := os.MkdirTemp("/var/tmp", treePrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +123,42 @@ func boot(t *testing.T, tarball, name string) *container {
 		t.Fatalf("container did not boot: %v\n%s", err, c.consoleLog())
 	}
 	return c
+}
+
+// treePrefix names the extracted trees in /var/tmp.
+const treePrefix = "hostpush-acceptance-"
+
+// removeStaleTrees deletes the trees of earlier runs that were killed before
+// their cleanup (the test binary's death powers the container off, but
+// nothing removes its 500 MB tree): those no process names on its command
+// line and that have not changed for two minutes, so that a run extracting
+// its tree right now keeps it.
+func removeStaleTrees(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join("/var/tmp", treePrefix+"*"))
+	if len(dirs) == 0 {
+		return
+	}
+	var cmdlines []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil {
+			cmdlines = append(cmdlines, string(b))
+		}
+	}
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || time.Since(fi.ModTime()) < 2*time.Minute {
+			continue
+		}
+		inUse := false
+		for _, cl := range cmdlines {
+			inUse = inUse || strings.Contains(cl, d)
+		}
+		if !inUse {
+			t.Logf("removing %s, left by a run that was killed", d)
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // childNamed returns the pid of a child of ppid whose comm is name, or 0.
