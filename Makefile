@@ -45,7 +45,8 @@ deb: build ## dist/{hostpush,imageserver}_<version>_<arch>.deb via nfpm, then li
 	packaging/build-deb.sh imageserver
 
 acceptance: deb ## both .debs under a real systemd (nspawn) on Debian 12 and 13, each against its own Pushgateway: install, upgrade (also from 0.1.0), purge
-	@# Cold (no cached trees or previous-release packages) about 13 min on 2 cores; warm about 7.
+	@# Measured on 2 shared cores: warm 5-6.5 min; a first run also builds two debootstrap trees
+	@# (1-2.5 min each) and the previous release's packages into /var/cache/hostpush-acceptance.
 	$(GO) test -count=1 -timeout 40m -tags acceptance ./packaging/acceptance/ -v
 
 .PHONY: ldflags
