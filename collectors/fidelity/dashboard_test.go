@@ -122,7 +122,7 @@ type gatewayStack struct {
 var (
 	// debianStack: Debian 12's Pushgateway 1.5.1 and Prometheus 2.42.
 	debianStack = gatewayStack{procs.StartPushgateway, procs.StartPrometheus}
-	// deployStack: Pushgateway 1.11.0 (Debian 13) and Prometheus 3.5.0,
+	// deployStack: Pushgateway 1.11.0 (Debian 13) and Prometheus 3.16.0,
 	// the releases deploy/ pins.
 	deployStack = gatewayStack{procs.StartPushgateway111,
 		func(ctx context.Context, addr, configFile, dataDir string, out io.Writer) (*procs.Proc, error) {
