@@ -16,7 +16,7 @@ func (p *Pipeline) load(s *state) error {
 	if err != nil {
 		return vipsErr(err)
 	}
-	if img.Width() != s.header.Width || img.Height() != s.header.Height {
+	if !s.header.matches(img.Width(), img.Height()) {
 		img.Close()
 		return &SourceError{Msg: "source image header disagrees with its data"}
 	}
@@ -24,11 +24,13 @@ func (p *Pipeline) load(s *state) error {
 	if s.orient < 1 || s.orient > 8 {
 		s.orient = 1
 	}
-	w, h := img.Width(), img.Height()
-	if transposes(s.orient) {
-		w, h = h, w
+	if s.opts.Orient != 0 {
+		s.orient = s.opts.Orient
 	}
-	s.plan = MakePlan(w, h, s.opts)
+	if err := s.planFor(img.Width(), img.Height(), p.cfg.MaxOutputPixels); err != nil {
+		img.Close()
+		return err
+	}
 	shrink := s.shrinkFactor()
 	if shrink == 1 {
 		s.img = img
@@ -39,6 +41,23 @@ func (p *Pipeline) load(s *state) error {
 	ip.JpegShrinkFactor.Set(shrink)
 	if s.img, err = vips.LoadImageFromBuffer(s.src, ip); err != nil {
 		return vipsErr(err)
+	}
+	return nil
+}
+
+// planFor plans the transform of a w x h (stored) image and checks the
+// pixels it would compute against the output limit, before any decoding.
+func (s *state) planFor(w, h int, maxPixels int64) error {
+	if transposes(s.orient) {
+		w, h = h, w
+	}
+	var err error
+	if s.plan, err = MakePlan(w, h, s.opts); err != nil {
+		return err
+	}
+	if n := s.plan.Pixels(); n > maxPixels {
+		return &LimitError{Msg: fmt.Sprintf("the output would need %d pixels (%dx%d out); allowed: at most %d (limits.max-output-pixels)",
+			n, s.plan.OutW, s.plan.OutH, maxPixels)}
 	}
 	return nil
 }

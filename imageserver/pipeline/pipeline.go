@@ -22,18 +22,41 @@ type Config struct {
 	// MaxSourcePixels is the largest width*height of a source, checked from
 	// its header before decoding.
 	MaxSourcePixels int64
+	// MaxOutputPixels is the largest image a transform computes (the
+	// output, or the resized region before a crop or rotation), checked
+	// from the plan before decoding.
+	MaxOutputPixels int64
 }
 
+// DefaultMaxOutputPixels bounds the output to 16.8 MP (4096x4096): two
+// transforms at that size (the default of two workers) peak at about
+// 250 MB RSS together for any format, the budget the README gives the
+// server under overload (measured; see the README).
+const DefaultMaxOutputPixels = 4096 * 4096
+
 // DefaultConfig returns the limits used when none are configured.
-func DefaultConfig() Config { return Config{MaxSourcePixels: 50_000_000} }
+func DefaultConfig() Config {
+	return Config{MaxSourcePixels: 50_000_000, MaxOutputPixels: DefaultMaxOutputPixels}
+}
 
 // Validate reports a Config that cannot work.
 func (c Config) Validate() error {
+	var errs []error
 	if c.MaxSourcePixels < 1 {
-		return fmt.Errorf("max source pixels must be at least 1, got %d", c.MaxSourcePixels)
+		errs = append(errs, fmt.Errorf("max source pixels must be at least 1, got %d", c.MaxSourcePixels))
 	}
-	return nil
+	if c.MaxOutputPixels < 1 {
+		errs = append(errs, fmt.Errorf("max output pixels must be at least 1, got %d", c.MaxOutputPixels))
+	}
+	return errors.Join(errs...)
 }
+
+// LimitError is a request whose output would exceed MaxOutputPixels; its
+// message names the limit and is safe to show to clients (a 400: the
+// parameters ask for too much).
+type LimitError struct{ Msg string }
+
+func (e *LimitError) Error() string { return e.Msg }
 
 // SourceError is a problem with the source file; its message is safe to
 // show to clients.
@@ -116,6 +139,7 @@ type state struct {
 	header  Header
 	orient  int
 	plan    Plan
+	cut     bool // the entropy cut is done
 	img     *vips.ImageRef
 	result  Result
 	cleanup []*vips.ImageRef
@@ -133,12 +157,16 @@ var steps = []step{
 	{"crop", (*Pipeline).crop},
 	{"resize", (*Pipeline).resize},
 	{"orient", (*Pipeline).orient},
+	{"rotate", (*Pipeline).rotate},
 	{"colour", (*Pipeline).colour},
 	{"render", (*Pipeline).render},
 	{"entropy", (*Pipeline).entropy},
+	{"sharpen", (*Pipeline).sharpen},
 	{"blur", (*Pipeline).blur},
 	{"flip", (*Pipeline).flip},
-	{"fill", (*Pipeline).fill},
+	{"box", (*Pipeline).box},
+	{"pad", (*Pipeline).pad},
+	{"background", (*Pipeline).background},
 	{"encode", (*Pipeline).encode},
 }
 
