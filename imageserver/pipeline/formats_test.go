@@ -206,3 +206,34 @@ func subImage(img image.Image, r image.Rectangle) image.Image {
 	draw.Draw(out, out.Bounds(), img, r.Min, draw.Src)
 	return out
 }
+
+// FuzzReadHeader: any bytes either give a header with pixels or a
+// SourceError; the TIFF and HEIF readers never panic or read out of bounds.
+func FuzzReadHeader(f *testing.F) {
+	if err := Startup(discard()); err != nil {
+		f.Fatal(err)
+	}
+	pic := picture(16, 8)
+	heic, err1 := testimages.HEIC(pic)
+	avif, err2 := testimages.AVIF(pic)
+	if err1 != nil || err2 != nil {
+		f.Fatal(err1, err2)
+	}
+	for _, seed := range [][]byte{heic, avif, testimages.TIFF(pic), testimages.BombTIFF(9, 9), testimages.GIF(pic),
+		testimages.BombWebP(5, 5), bombPNG(3, 3), []byte("MM\x00+\x00\x08\x00\x00\xff\xff\xff\xff\xff\xff\xff\xf0")} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := ReadHeader(b)
+		if err != nil {
+			var se *SourceError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v is not a SourceError", err)
+			}
+			return
+		}
+		if h.Width < 1 || h.Height < 1 || h.Pixels < 1 {
+			t.Fatalf("header %+v has no pixels", h)
+		}
+	})
+}
