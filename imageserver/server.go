@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +50,7 @@ type Config struct {
 	TransformTimeout time.Duration `yaml:"transform_timeout"`
 	Admission        admission.Config
 	Pipeline         pipeline.Config
+	AVIF             AVIFConfig
 }
 
 // DefaultConfig returns the defaults for a machine with cores CPUs. The
@@ -67,6 +67,10 @@ func DefaultConfig(cores int) Config {
 		TransformTimeout: 10 * time.Second,
 		Admission:        admission.Config{Workers: w, QueueSize: 8 * w, Timeout: 600 * time.Millisecond},
 		Pipeline:         pipeline.DefaultConfig(),
+		AVIF: AVIFConfig{
+			Admission: admission.Config{Workers: 1, QueueSize: 4, Timeout: time.Second},
+			Timeout:   5 * time.Second,
+		},
 	}
 }
 
@@ -91,7 +95,7 @@ func (c Config) Validate() error {
 	if c.TransformTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("transform timeout must be positive, got %s", c.TransformTimeout))
 	}
-	errs = append(errs, c.Admission.Validate(), c.Pipeline.Validate())
+	errs = append(errs, c.Admission.Validate(), c.Pipeline.Validate(), c.AVIF.Validate())
 	return errors.Join(errs...)
 }
 
@@ -101,9 +105,9 @@ type Server struct {
 	log   *slog.Logger
 	root  *os.Root
 	pipe  *pipeline.Pipeline
-	adm   *admission.Controller
+	main  *pool // JPEG, PNG, WebP
+	avif  *pool
 	cache *cache.Cache
-	th    *threads
 	m     *metrics
 	mux   http.Handler
 
@@ -122,13 +126,16 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Server, error
 		return nil, fmt.Errorf("opening images dir: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, root: root}
-	if s.adm, err = admission.New(cfg.Admission); err != nil {
-		return nil, err
-	}
 	if s.cache, err = cache.New(cfg.CacheSize); err != nil {
 		return nil, err
 	}
-	s.th = newThreads(cfg.Admission.Workers)
+	if s.main, err = newPool("default", cfg.Admission, cfg.TransformTimeout); err != nil {
+		return nil, err
+	}
+	if s.avif, err = newPool("avif", cfg.AVIF.Admission, cfg.AVIF.Timeout); err != nil {
+		s.main.th.close()
+		return nil, err
+	}
 	s.m = newMetrics(reg, s)
 	if s.pipe, err = pipeline.New(cfg.Pipeline, s.m, log.With("component", "pipeline")); err != nil {
 		return nil, err
@@ -143,7 +150,8 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Server, error
 // Close waits for transforms in flight and closes the image directory.
 func (s *Server) Close() error {
 	s.cache.Wait()
-	s.th.close()
+	s.main.th.close()
+	s.avif.th.close()
 	return s.root.Close()
 }
 
@@ -199,15 +207,16 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request, name string)
 	if err != nil {
 		return &httpError{code: 400, reason: "bad_request", msg: "query string is malformed; use name=value pairs joined by &"}
 	}
-	opts, err := params.Parse(q)
+	opts, ignored, err := params.ParseWithIgnored(q)
 	if err != nil {
 		return err
 	}
+	s.reportIgnored(w, ignored)
 	src, err := s.stat(name)
 	if err != nil {
 		return err
 	}
-	fm, vary := negotiate(opts, name, r.Header.Get("Accept"))
+	fm, vary := negotiate(opts, name, r.Header.Get("Accept"), s.cfg.AVIF.AutoFormat)
 	key := strings.Join([]string{pipelineVersion, src.name, strconv.FormatInt(src.modTime.UnixNano(), 10),
 		strconv.FormatInt(src.size, 10), opts.Canonical(fm)}, "|")
 	sum := sha256.Sum256([]byte(key))
@@ -250,17 +259,18 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request, name string)
 	return nil
 }
 
-// transform waits for a worker, then reads and transforms the source. The
-// source is read only once a worker is free, so waiting requests hold no
-// image memory.
+// transform waits for a worker of the output format's pool, then reads and
+// transforms the source. The source is read only once a worker is free,
+// so waiting requests hold no image memory.
 func (s *Server) transform(ctx context.Context, src source, opts params.Options, fm params.Format) (*cache.Entry, error) {
-	release, waited, err := s.adm.Acquire(ctx)
-	s.m.queueWait.Observe(waited.Seconds())
+	pl := s.poolFor(fm)
+	release, waited, err := pl.adm.Acquire(ctx)
+	s.m.queueWait.WithLabelValues(pl.name).Observe(waited.Seconds())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransformTimeout)
+	ctx, cancel := context.WithTimeout(ctx, pl.timeout)
 	defer cancel()
 	if s.hook != nil {
 		s.hook("transform", src.name)
@@ -270,48 +280,12 @@ func (s *Server) transform(ctx context.Context, src source, opts params.Options,
 		return nil, err
 	}
 	var res pipeline.Result
-	s.th.run(func() { res, err = s.pipe.Process(ctx, b, opts, fm) })
+	pl.th.run(func() { res, err = s.pipe.Process(ctx, b, opts, fm) })
 	putBuf(b) // Process has closed every image that referred to it
 	if err != nil {
 		return nil, fmt.Errorf("transforming %s: %w", src.name, err)
 	}
 	return &cache.Entry{Body: res.Body, ContentType: res.ContentType}, nil
-}
-
-// negotiate picks the output format: fm wins; else auto=format picks WebP
-// when the client accepts it (and the response varies by Accept); else the
-// source's format as its file extension says, JPEG for others.
-func negotiate(o params.Options, name, accept string) (params.Format, bool) {
-	if o.Format != "" {
-		return o.Format, false
-	}
-	if o.AutoFormat {
-		if acceptsWebP(accept) {
-			return params.FormatWebP, true
-		}
-		return sourceFormat(name), true
-	}
-	return sourceFormat(name), false
-}
-
-func sourceFormat(name string) params.Format {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".png":
-		return params.FormatPNG
-	case ".webp":
-		return params.FormatWebP
-	}
-	return params.FormatJPEG
-}
-
-func acceptsWebP(accept string) bool {
-	for _, part := range strings.Split(accept, ",") {
-		mt, p, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(mt), "image/webp") {
-			return !strings.Contains(strings.ReplaceAll(p, " ", ""), "q=0") || strings.Contains(p, "q=0.")
-		}
-	}
-	return false
 }
 
 // etagMatch implements If-None-Match's weak comparison.

@@ -200,6 +200,7 @@ func ParseWithIgnored(q url.Values) (Options, []Ignored, error) {
 			ign = append(ign, Ignored{Param: name, Shown: v.shown + "=" + s})
 		}
 	}
+	sort.Slice(ign, func(i, j int) bool { return ign[i].Shown < ign[j].Shown })
 	return o, ign, nil
 }
 
