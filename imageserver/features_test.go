@@ -135,7 +135,10 @@ func TestAVIFCannotStarve(t *testing.T) {
 	codes := make(chan int, 3)
 	for i := range 3 { // one runs, two wait
 		wg.Add(1)
-		go func() { defer wg.Done(); codes <- f.get(t, fmt.Sprintf("/assets/images/sub/pic.png?fm=avif&w=%d", 10+i)).code }()
+		go func() {
+			defer wg.Done()
+			codes <- f.get(t, fmt.Sprintf("/assets/images/sub/pic.png?fm=avif&w=%d", 10+i)).code
+		}()
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for f.srv.avif.adm.InFlight() != 1 || f.srv.avif.adm.Waiting() != 2 {
