@@ -63,6 +63,7 @@ type flags struct {
 	cacheSize, maxSourceBytes     string
 	log                           promslog.Config
 	set                           map[string]*bool
+	output                        *outputFlags
 }
 
 func defineFlags(app *kingpin.Application, def imageserver.Config) *flags {
@@ -81,6 +82,7 @@ func defineFlags(app *kingpin.Application, def imageserver.Config) *flags {
 	app.Flag("limits.max-source-pixels", "Largest source image, in pixels, checked from its header before decoding.").Default(fmt.Sprint(def.Pipeline.MaxSourcePixels)).IsSetByUser(user("pixels")).Int64Var(&f.cfg.Pipeline.MaxSourcePixels)
 	app.Flag("limits.max-source-bytes", "Largest source file (bytes or with a unit).").Default("64MiB").IsSetByUser(user("bytes")).StringVar(&f.maxSourceBytes)
 	app.Flag("limits.transform-timeout", "Longest a transform may run.").Default(def.TransformTimeout.String()).IsSetByUser(user("ttimeout")).DurationVar(&f.cfg.TransformTimeout)
+	f.output = defineOutputFlags(app, def)
 	promslogflag.AddFlags(app, &f.log)
 	return f
 }
@@ -148,6 +150,7 @@ func (f *flags) config() (imageserver.Config, string, error) {
 	if given("ttimeout") {
 		cfg.TransformTimeout = f.cfg.TransformTimeout
 	}
+	f.output.apply(&cfg)
 	if tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {
