@@ -107,6 +107,9 @@ func TestAVIF(t *testing.T) {
 	if n := histCount(t, f.reg, "imageserver_queue_wait_seconds", `pool="avif"`); n != 1 {
 		t.Errorf("%d transforms in the avif pool, want 1", n)
 	}
+	if n := histCount(t, f.reg, "imageserver_queue_wait_seconds", `pool="default"`); n != 1 {
+		t.Errorf("the AVIF transform took %d default workers, want 1", n)
+	}
 	if again := f.get(t, u); again.body != r.body || testutil.ToFloat64(f.srv.m.hits) != 1 {
 		t.Error("the AVIF result was not cached")
 	}

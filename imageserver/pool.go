@@ -1,6 +1,7 @@
 package imageserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -9,11 +10,13 @@ import (
 	"github.com/hostpush/hostpush/imageserver/params"
 )
 
-// AVIFConfig bounds AVIF encoding apart from the other formats: even at
-// libaom's fastest speed an AVIF costs about a WebP and its cost grows
-// with the output, so it has its own, smaller set of workers, queue and
-// deadline, and a burst of AVIF requests cannot take the workers the
-// other formats need.
+// AVIFConfig bounds AVIF encoding apart from the other formats. An AVIF
+// transform holds one of its own slots (fewer: one by default) and then a
+// worker of the default pool, so a burst of AVIF requests takes at most
+// that many of the default workers, waits in its own queue and is refused
+// from it, and the CPU and memory in use stay those of the default
+// workers. It has its own deadline; its output limit is the pipeline's
+// MaxAVIFOutputPixels.
 type AVIFConfig struct {
 	Admission admission.Config
 	Timeout   time.Duration // the longest an AVIF transform may run
@@ -34,28 +37,43 @@ func (c AVIFConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// pool is one set of workers: an admission controller, the threads that
-// run its transforms and their deadline.
+// pool is an admission controller and the name its metrics carry.
 type pool struct {
-	name    string // "default" or "avif", the label of its metrics
+	name    string // "default" or "avif"
 	adm     *admission.Controller
-	th      *threads
 	workers int
-	timeout time.Duration
 }
 
-func newPool(name string, cfg admission.Config, timeout time.Duration) (*pool, error) {
+func newPool(name string, cfg admission.Config) (*pool, error) {
 	adm, err := admission.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &pool{name: name, adm: adm, th: newThreads(cfg.Workers), workers: cfg.Workers, timeout: timeout}, nil
+	return &pool{name: name, adm: adm, workers: cfg.Workers}, nil
 }
 
-// poolFor picks the pool for output format fm.
-func (s *Server) poolFor(fm params.Format) *pool {
-	if fm == params.FormatAVIF {
-		return s.avif
+// acquire waits for a slot of the pool, recording the wait.
+func (s *Server) acquire(ctx context.Context, pl *pool) (func(), error) {
+	release, waited, err := pl.adm.Acquire(ctx)
+	s.m.queueWait.WithLabelValues(pl.name).Observe(waited.Seconds())
+	return release, err
+}
+
+// slots takes what a transform to fm needs: an AVIF slot first for AVIF,
+// then a default worker. It returns the release func and the deadline.
+func (s *Server) slots(ctx context.Context, fm params.Format) (func(), time.Duration, error) {
+	if fm != params.FormatAVIF {
+		rel, err := s.acquire(ctx, s.main)
+		return rel, s.cfg.TransformTimeout, err
 	}
-	return s.main
+	relAVIF, err := s.acquire(ctx, s.avif)
+	if err != nil {
+		return nil, 0, err
+	}
+	rel, err := s.acquire(ctx, s.main)
+	if err != nil {
+		relAVIF()
+		return nil, 0, err
+	}
+	return func() { rel(); relAVIF() }, s.cfg.AVIF.Timeout, nil
 }

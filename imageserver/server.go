@@ -105,8 +105,9 @@ type Server struct {
 	log   *slog.Logger
 	root  *os.Root
 	pipe  *pipeline.Pipeline
-	main  *pool // JPEG, PNG, WebP
-	avif  *pool
+	main  *pool // every transform holds one of its workers
+	avif  *pool // and an AVIF one holds one of these first
+	th    *threads
 	cache *cache.Cache
 	m     *metrics
 	mux   http.Handler
@@ -129,13 +130,13 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Server, error
 	if s.cache, err = cache.New(cfg.CacheSize); err != nil {
 		return nil, err
 	}
-	if s.main, err = newPool("default", cfg.Admission, cfg.TransformTimeout); err != nil {
+	if s.main, err = newPool("default", cfg.Admission); err != nil {
 		return nil, err
 	}
-	if s.avif, err = newPool("avif", cfg.AVIF.Admission, cfg.AVIF.Timeout); err != nil {
-		s.main.th.close()
+	if s.avif, err = newPool("avif", cfg.AVIF.Admission); err != nil {
 		return nil, err
 	}
+	s.th = newThreads(cfg.Admission.Workers)
 	s.m = newMetrics(reg, s)
 	if s.pipe, err = pipeline.New(cfg.Pipeline, s.m, log.With("component", "pipeline")); err != nil {
 		return nil, err
@@ -150,8 +151,7 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Server, error
 // Close waits for transforms in flight and closes the image directory.
 func (s *Server) Close() error {
 	s.cache.Wait()
-	s.main.th.close()
-	s.avif.th.close()
+	s.th.close()
 	return s.root.Close()
 }
 
@@ -259,18 +259,16 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request, name string)
 	return nil
 }
 
-// transform waits for a worker of the output format's pool, then reads and
-// transforms the source. The source is read only once a worker is free,
-// so waiting requests hold no image memory.
+// transform waits for a worker (and for AVIF, an AVIF slot first), then
+// reads and transforms the source. The source is read only once a worker
+// is free, so waiting requests hold no image memory.
 func (s *Server) transform(ctx context.Context, src source, opts params.Options, fm params.Format) (*cache.Entry, error) {
-	pl := s.poolFor(fm)
-	release, waited, err := pl.adm.Acquire(ctx)
-	s.m.queueWait.WithLabelValues(pl.name).Observe(waited.Seconds())
+	release, timeout, err := s.slots(ctx, fm)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	ctx, cancel := context.WithTimeout(ctx, pl.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if s.hook != nil {
 		s.hook("transform", src.name)
@@ -280,7 +278,7 @@ func (s *Server) transform(ctx context.Context, src source, opts params.Options,
 		return nil, err
 	}
 	var res pipeline.Result
-	pl.th.run(func() { res, err = s.pipe.Process(ctx, b, opts, fm) })
+	s.th.run(func() { res, err = s.pipe.Process(ctx, b, opts, fm) })
 	putBuf(b) // Process has closed every image that referred to it
 	if err != nil {
 		return nil, fmt.Errorf("transforming %s: %w", src.name, err)

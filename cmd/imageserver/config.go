@@ -42,6 +42,7 @@ type fileConfig struct {
 		MaxSourceBytes   *byteSize      `yaml:"max_source_bytes"`
 		TransformTimeout *time.Duration `yaml:"transform_timeout"`
 		MaxOutputPixels  *int64         `yaml:"max_output_pixels"`
+		MaxAVIFPixels    *int64         `yaml:"max_avif_output_pixels"`
 	} `yaml:"limits"`
 	AVIF avifFile `yaml:"avif"`
 }
@@ -104,6 +105,7 @@ func (fc *fileConfig) apply(cfg *imageserver.Config, listen, tokenFile *string) 
 	}
 	set(&cfg.TransformTimeout, fc.Limits.TransformTimeout)
 	set(&cfg.Pipeline.MaxOutputPixels, fc.Limits.MaxOutputPixels)
+	set(&cfg.Pipeline.MaxAVIFOutputPixels, fc.Limits.MaxAVIFPixels)
 	fc.AVIF.apply(&cfg.AVIF)
 }
 

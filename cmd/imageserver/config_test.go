@@ -67,6 +67,7 @@ limits:
   max_source_bytes: 1MiB
   transform_timeout: 3s
   max_output_pixels: 4000000
+  max_avif_output_pixels: 1000000
 avif:
   workers: 2
   queue_size: 3
@@ -87,7 +88,7 @@ avif:
 	if listen != "127.0.0.1:9999" || token != "/etc/token" || cfg.ImagesDir != "/srv/img" || cfg.Prefix != "/img" ||
 		cfg.CacheSize != 64<<20 || cfg.MaxAge != time.Hour || cfg.Admission.Workers != 3 || cfg.Admission.QueueSize != 24 ||
 		cfg.Admission.Timeout != 250*time.Millisecond || cfg.Pipeline.MaxSourcePixels != 1000 || cfg.MaxSourceBytes != 1<<20 ||
-		cfg.TransformTimeout != 3*time.Second || cfg.Pipeline.MaxOutputPixels != 4_000_000 ||
+		cfg.TransformTimeout != 3*time.Second || cfg.Pipeline.MaxOutputPixels != 4_000_000 || cfg.Pipeline.MaxAVIFOutputPixels != 1_000_000 ||
 		cfg.AVIF.Admission != (admission.Config{Workers: 2, QueueSize: 3, Timeout: 2 * time.Second}) || cfg.AVIF.Timeout != 4*time.Second || !cfg.AVIF.AutoFormat {
 		t.Errorf("applied config %+v, listen %s, token %s", cfg, listen, token)
 	}

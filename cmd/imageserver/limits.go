@@ -13,9 +13,9 @@ import (
 // live here, apart from the older flags, and reach the configuration
 // through apply.
 type outputFlags struct {
-	maxOutputPixels int64
-	avif            imageserver.AVIFConfig
-	set             map[string]*bool
+	maxOutputPixels, maxAVIFPixels int64
+	avif                           imageserver.AVIFConfig
+	set                            map[string]*bool
 }
 
 func defineOutputFlags(app *kingpin.Application, def imageserver.Config) *outputFlags {
@@ -24,7 +24,9 @@ func defineOutputFlags(app *kingpin.Application, def imageserver.Config) *output
 	a := &f.avif
 	app.Flag("limits.max-output-pixels", "Largest output in pixels (also the resized image before a crop or rotation); larger requests get 400.").
 		Default(fmt.Sprint(def.Pipeline.MaxOutputPixels)).IsSetByUser(user("pixels")).Int64Var(&f.maxOutputPixels)
-	app.Flag("avif.workers", "AVIF transforms run at once, apart from --workers.").
+	app.Flag("limits.max-avif-output-pixels", "Largest AVIF output in pixels (AVIF encoding needs about 30 bytes per pixel).").
+		Default(fmt.Sprint(def.Pipeline.MaxAVIFOutputPixels)).IsSetByUser(user("avifpixels")).Int64Var(&f.maxAVIFPixels)
+	app.Flag("avif.workers", "AVIF transforms run at once (each also holds one of the --workers).").
 		Default(fmt.Sprint(a.Admission.Workers)).IsSetByUser(user("workers")).IntVar(&a.Admission.Workers)
 	app.Flag("avif.queue-size", "AVIF requests that may wait for an AVIF worker.").
 		Default(fmt.Sprint(a.Admission.QueueSize)).IsSetByUser(user("qsize")).IntVar(&a.Admission.QueueSize)
@@ -42,6 +44,9 @@ func (f *outputFlags) apply(cfg *imageserver.Config) {
 	given := func(name string) bool { return *f.set[name] }
 	if given("pixels") {
 		cfg.Pipeline.MaxOutputPixels = f.maxOutputPixels
+	}
+	if given("avifpixels") {
+		cfg.Pipeline.MaxAVIFOutputPixels = f.maxAVIFPixels
 	}
 	a := &cfg.AVIF
 	if given("workers") {

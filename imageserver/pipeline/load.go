@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/hostpush/hostpush/imageserver/params"
 )
 
 // load opens the source lazily, plans the geometry in displayed (oriented)
@@ -27,7 +29,7 @@ func (p *Pipeline) load(s *state) error {
 	if s.opts.Orient != 0 {
 		s.orient = s.opts.Orient
 	}
-	if err := s.planFor(img.Width(), img.Height(), p.cfg.MaxOutputPixels); err != nil {
+	if err := s.planFor(img.Width(), img.Height(), p.cfg.outputLimit(s.format)); err != nil {
 		img.Close()
 		return err
 	}
@@ -47,7 +49,7 @@ func (p *Pipeline) load(s *state) error {
 
 // planFor plans the transform of a w x h (stored) image and checks the
 // pixels it would compute against the output limit, before any decoding.
-func (s *state) planFor(w, h int, maxPixels int64) error {
+func (s *state) planFor(w, h int, lim pixelLimit) error {
 	if transposes(s.orient) {
 		w, h = h, w
 	}
@@ -55,11 +57,24 @@ func (s *state) planFor(w, h int, maxPixels int64) error {
 	if s.plan, err = MakePlan(w, h, s.opts); err != nil {
 		return err
 	}
-	if n := s.plan.Pixels(); n > maxPixels {
-		return &LimitError{Msg: fmt.Sprintf("the output would need %d pixels (%dx%d out); allowed: at most %d (limits.max-output-pixels)",
-			n, s.plan.OutW, s.plan.OutH, maxPixels)}
+	if n := s.plan.Pixels(); n > lim.pixels {
+		return &LimitError{Msg: fmt.Sprintf("the output (%dx%d) needs %d pixels; allowed: at most %d (%s)",
+			s.plan.OutW, s.plan.OutH, n, lim.pixels, lim.name)}
 	}
 	return nil
+}
+
+// pixelLimit is an output pixel limit and the setting that gives it.
+type pixelLimit struct {
+	pixels int64
+	name   string
+}
+
+func (c Config) outputLimit(fm params.Format) pixelLimit {
+	if fm == params.FormatAVIF {
+		return pixelLimit{c.MaxAVIFOutputPixels, "limits.max-avif-output-pixels"}
+	}
+	return pixelLimit{c.MaxOutputPixels, "limits.max-output-pixels"}
 }
 
 // shrinkFactor picks 8, 4, 2 or 1 for a JPEG source.

@@ -24,19 +24,27 @@ type Config struct {
 	MaxSourcePixels int64
 	// MaxOutputPixels is the largest image a transform computes (the
 	// output, or the resized region before a crop or rotation), checked
-	// from the plan before decoding.
-	MaxOutputPixels int64
+	// from the plan before decoding; MaxAVIFOutputPixels the same for
+	// AVIF output, whose encoder needs far more memory per pixel.
+	MaxOutputPixels     int64
+	MaxAVIFOutputPixels int64
 }
 
-// DefaultMaxOutputPixels bounds the output to 16.8 MP (4096x4096): two
-// transforms at that size (the default of two workers) peak at about
-// 250 MB RSS together for any format, the budget the README gives the
-// server under overload (measured; see the README).
-const DefaultMaxOutputPixels = 4096 * 4096
+// DefaultMaxOutputPixels is 4096x2048 (8.4 MP) and
+// DefaultMaxAVIFOutputPixels 2048x1024 (2.1 MP): measured from a fresh
+// server on the 12 MP photo (BenchmarkLoadPeakRSS), two workers at the
+// limit peak at 164 MB RSS (JPEG), 233 MB (PNG), 253 MB (WebP), and a
+// WebP beside an AVIF (which holds one of the two workers) at 261 MB,
+// inside the 300 MB the README gives the server. AVIF needs about 40
+// bytes per output pixel, WebP 6, beyond a fixed cost for the source.
+const (
+	DefaultMaxOutputPixels     = 4096 * 2048
+	DefaultMaxAVIFOutputPixels = 2048 * 1024
+)
 
 // DefaultConfig returns the limits used when none are configured.
 func DefaultConfig() Config {
-	return Config{MaxSourcePixels: 50_000_000, MaxOutputPixels: DefaultMaxOutputPixels}
+	return Config{MaxSourcePixels: 50_000_000, MaxOutputPixels: DefaultMaxOutputPixels, MaxAVIFOutputPixels: DefaultMaxAVIFOutputPixels}
 }
 
 // Validate reports a Config that cannot work.
@@ -47,6 +55,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxOutputPixels < 1 {
 		errs = append(errs, fmt.Errorf("max output pixels must be at least 1, got %d", c.MaxOutputPixels))
+	}
+	if c.MaxAVIFOutputPixels < 1 {
+		errs = append(errs, fmt.Errorf("max AVIF output pixels must be at least 1, got %d", c.MaxAVIFOutputPixels))
 	}
 	return errors.Join(errs...)
 }
