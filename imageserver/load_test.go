@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -104,6 +105,25 @@ func startLoadServer(b testing.TB, args ...string) *loadServer {
 // sizes a few pixels apart and qualities, all of about the same cost.
 func (s *loadServer) seedURL(i uint64) string {
 	return fmt.Sprintf("%s/assets/images/gophers.jpg?fit=crop&w=%d&h=%d&crop=center&blur=4&q=%d", s.base, 1024-i%32, 1024-(i/32)%32, 75+(i/1024)%5)
+}
+
+// metrics returns the server's /metrics lines that start with one of prefixes.
+func (s *loadServer) metrics(prefixes ...string) string {
+	r, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	var out []string
+	for _, l := range strings.Split(string(body), "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				out = append(out, strings.TrimPrefix(l, "imageserver_"))
+			}
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 type sample struct {
@@ -232,6 +252,7 @@ func loadOverload(b *testing.B) {
 	b.Logf("overload (50/s, %s): %s", loadDuration, over)
 	b.Logf("goodput %.2f req/s vs sustained %.2f req/s = %.3f; 503 p99 %s; slowest 200 %s; load average after: %s",
 		goodput, sustained, goodput/sustained, ms(over.busyP99), ms(over.okMax), loadAvg())
+	b.Logf("server: %s", s.metrics("imageserver_rejections_total{reason=\"queue", "imageserver_transform_hold_seconds"))
 	b.ReportMetric(sustained, "sustained-req/s")
 	b.ReportMetric(goodput, "goodput-req/s")
 	b.ReportMetric(goodput/sustained, "goodput/sustained")
@@ -276,7 +297,7 @@ func loadAVIFBurst(b *testing.B) {
 		}
 	}
 	sb, sd, sa := summarize(before), summarize(during), summarize(avif)
-	b.Logf("load average: %s", loadAvg())
+	b.Logf("load average: %s; server: %s", loadAvg(), s.metrics("imageserver_rejections_total{reason=\"queue", "imageserver_queue_wait_seconds_count"))
 	b.Logf("seed before the burst: %s", sb)
 	b.Logf("seed during the burst (%s): %s", ms(burstEnd.Sub(burstStart)), sd)
 	b.Logf("the 20 AVIF requests: %s", sa)

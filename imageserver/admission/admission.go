@@ -7,7 +7,7 @@
 // timeout: the expected wait is its place in the queue times the time a
 // slot is held (an exponentially weighted mean of recent transforms, or
 // the age of the transforms running now when that is longer) divided by
-// the number of slots. Until the first transform finishes there is no
+// the number of slots, plus a margin for their spread. Until the first transform finishes there is no
 // estimate and only the queue size and the timeout bound the wait.
 package admission
 
@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,7 @@ type Controller struct {
 
 	mu      sync.Mutex
 	mean    time.Duration // of slot hold times; 0 until one was released
+	vari    float64       // their weighted variance, in seconds squared
 	running map[uint64]time.Time
 	next    uint64
 }
@@ -123,7 +125,9 @@ func (c *Controller) release(id uint64) {
 	if c.mean == 0 {
 		c.mean = d
 	} else {
+		diff := (d - c.mean).Seconds()
 		c.mean += time.Duration(weight * float64(d-c.mean))
+		c.vari = (1 - weight) * (c.vari + weight*diff*diff)
 	}
 	c.mu.Unlock()
 	<-c.slots
@@ -133,27 +137,39 @@ func (c *Controller) release(id uint64) {
 // next) of the queue waits for a slot; 0 without an estimate. Slots free
 // up Workers per hold time; it counts the first one as a whole hold time
 // rather than a share (the running transforms may have started
-// together), erring towards an early 503 over a slow one.
+// together), and adds two standard deviations of the sum of the n hold
+// times it waits for (2 sd sqrt(n)): a request admitted on the mean alone
+// waits past the timeout half the time the estimate is tight, and a 503
+// after the timeout is the slow answer this is meant to avoid.
 func (c *Controller) ExpectedWait(pos int) time.Duration {
-	w := c.cfg.Workers
-	return time.Duration(pos+w-1) * c.HoldTime() / time.Duration(w)
+	hold, sd := c.holdStats()
+	n := float64(pos+c.cfg.Workers-1) / float64(c.cfg.Workers)
+	return time.Duration(n*float64(hold) + 2*math.Sqrt(n)*sd*float64(time.Second))
 }
 
 // HoldTime is the estimated time a transform holds a slot: the mean of the
 // recent ones, or the mean age of those running now when that is longer
 // (a burst of heavier work shows before the first of it finishes).
 func (c *Controller) HoldTime() time.Duration {
+	hold, _ := c.holdStats()
+	return hold
+}
+
+// holdStats returns HoldTime and the standard deviation of hold times in
+// seconds.
+func (c *Controller) holdStats() (time.Duration, float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	sd := math.Sqrt(c.vari)
 	if len(c.running) == 0 {
-		return c.mean
+		return c.mean, sd
 	}
 	now := time.Now()
 	var age time.Duration
 	for _, t := range c.running {
 		age += now.Sub(t)
 	}
-	return max(c.mean, age/time.Duration(len(c.running)))
+	return max(c.mean, age/time.Duration(len(c.running))), sd
 }
 
 // InFlight is the number of slots in use.

@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -108,9 +109,11 @@ func TestHoldTimeMean(t *testing.T) {
 		if got := c.HoldTime(); got != 115*time.Millisecond {
 			t.Fatalf("after 100ms and 200ms: %s, want 115ms", got)
 		}
-		// place 3 with 2 workers: (3+1)/2 hold times
-		if got := c.ExpectedWait(3); got != 230*time.Millisecond {
-			t.Fatalf("expected wait at place 3: %s, want 230ms", got)
+		// place 3 with 2 workers: (3+1)/2 hold times, plus 2 sd sqrt(2)
+		sd := math.Sqrt((1 - weight) * weight * 0.1 * 0.1) // one step of the weighted variance
+		want := 230*time.Millisecond + time.Duration(2*math.Sqrt(2)*sd*float64(time.Second))
+		if got := c.ExpectedWait(3); got < want-time.Microsecond || got > want+time.Microsecond {
+			t.Fatalf("expected wait at place 3: %s, want %s", got, want)
 		}
 	})
 }
