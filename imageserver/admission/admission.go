@@ -7,8 +7,9 @@
 // timeout: the expected wait is its place in the queue times the time a
 // slot is held (an exponentially weighted mean of recent transforms, or
 // the age of the transforms running now when that is longer) divided by
-// the number of slots, plus a margin for their spread. Until the first transform finishes there is no
-// estimate and only the queue size and the timeout bound the wait.
+// the number of slots, plus a margin for their spread. Until the first
+// transform finishes there is no estimate: then one request per slot may
+// wait, for at most the timeout.
 package admission
 
 import (
@@ -86,7 +87,7 @@ func (c *Controller) Acquire(ctx context.Context) (release func(), waited time.D
 	default:
 	}
 	pos := c.waiting.Add(1)
-	if pos > int64(c.cfg.QueueSize) {
+	if pos > int64(c.queueBound()) {
 		c.waiting.Add(-1)
 		return nil, 0, ErrQueueFull
 	}
@@ -105,6 +106,19 @@ func (c *Controller) Acquire(ctx context.Context) (release func(), waited time.D
 	case <-ctx.Done():
 		return nil, time.Since(start), ctx.Err()
 	}
+}
+
+// queueBound is the queue size, or on a cold start (no transform has
+// finished, so no estimate) at most one waiter per worker: the first
+// transforms of a process are the slowest, and a full queue behind them
+// would wait out the timeout.
+func (c *Controller) queueBound() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mean == 0 {
+		return min(c.cfg.QueueSize, c.cfg.Workers)
+	}
+	return c.cfg.QueueSize
 }
 
 // hold records a taken slot and returns the func that releases it.

@@ -94,6 +94,42 @@ func TestTimeoutWithoutEstimate(t *testing.T) {
 	})
 }
 
+// TestColdStart: before any transform finished, one request per worker
+// may wait; after the first one, the queue size applies.
+func TestColdStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newController(t, Config{Workers: 2, QueueSize: 8, Timeout: time.Second})
+		ctx := context.Background()
+		r1, _, _ := c.Acquire(ctx)
+		r2, _, _ := c.Acquire(ctx)
+		done := make(chan error, 2)
+		for range 2 {
+			go func() {
+				r, _, err := c.Acquire(ctx)
+				if err == nil {
+					r()
+				}
+				done <- err
+			}()
+		}
+		synctest.Wait()
+		if _, waited, err := c.Acquire(ctx); !errors.Is(err, ErrQueueFull) || waited != 0 {
+			t.Fatalf("third waiter on a cold start: waited %s, err %v; want ErrQueueFull at once", waited, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		r1()
+		r2()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c.queueBound() != 8 {
+			t.Errorf("queue bound %d once warm, want 8", c.queueBound())
+		}
+	})
+}
+
 // TestHoldTimeMean: the estimate is a weighted mean of the hold times.
 func TestHoldTimeMean(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
