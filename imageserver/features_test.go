@@ -127,8 +127,13 @@ func TestAVIF(t *testing.T) {
 // queue, more AVIF requests are refused at once and JPEG requests are
 // served by the default workers.
 func TestAVIFCannotStarve(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.AVIF.Admission.QueueSize = 2 })
+	f := newFixture(t, func(c *Config) { c.AVIF.Admission.QueueSize, c.AVIF.Admission.Timeout = 2, time.Minute })
+	if r := f.get(t, "/assets/images/photo.jpg?fm=avif&w=8"); r.code != 200 { // past the cold start
+		t.Fatalf("warm-up: %d %s", r.code, r.body)
+	}
 	block := make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(block) })
+	t.Cleanup(unblock) // before the fixture's: a failed test must not leave handlers blocked
 	f.srv.hook = func(stage, name string) {
 		if stage == "transform" && strings.HasSuffix(name, ".png") {
 			<-block
@@ -143,7 +148,7 @@ func TestAVIFCannotStarve(t *testing.T) {
 			codes <- f.get(t, fmt.Sprintf("/assets/images/sub/pic.png?fm=avif&w=%d", 10+i)).code
 		}()
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for f.srv.avif.adm.InFlight() != 1 || f.srv.avif.adm.Waiting() != 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("avif pool: %d in flight, %d waiting", f.srv.avif.adm.InFlight(), f.srv.avif.adm.Waiting())
@@ -158,7 +163,7 @@ func TestAVIFCannotStarve(t *testing.T) {
 			t.Errorf("JPEG while the AVIF pool is full: %d %s", r.code, r.body)
 		}
 	}
-	close(block)
+	unblock()
 	wg.Wait()
 	close(codes)
 	for c := range codes {

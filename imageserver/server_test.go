@@ -445,6 +445,8 @@ func TestTransformTimeout(t *testing.T) {
 func TestClientGone(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Admission.Workers, c.Admission.Timeout = 1, 5*time.Second })
 	block := make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(block) })
+	t.Cleanup(unblock) // before the fixture's: a failed test must not leave handlers blocked
 	f.srv.hook = func(stage, name string) {
 		if stage == "transform" {
 			<-block
@@ -474,7 +476,7 @@ func TestClientGone(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(block)
+	unblock()
 }
 
 // TestMetricNames: the series the dashboard uses exist.
