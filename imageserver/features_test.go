@@ -1,6 +1,7 @@
 package imageserver
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hostpush/hostpush/imageserver/params"
+	"github.com/hostpush/hostpush/imageserver/pipeline"
 	"github.com/hostpush/hostpush/imageserver/testimages"
 )
 
@@ -134,11 +136,7 @@ func TestAVIFCannotStarve(t *testing.T) {
 	block := make(chan struct{})
 	unblock := sync.OnceFunc(func() { close(block) })
 	t.Cleanup(unblock) // before the fixture's: a failed test must not leave handlers blocked
-	f.srv.hook = func(stage, name string) {
-		if stage == "transform" && strings.HasSuffix(name, ".png") {
-			<-block
-		}
-	}
+	f.srv.pipe = avifBlocker{f.srv.pipe, block}
 	var wg sync.WaitGroup
 	codes := make(chan int, 3)
 	for i := range 3 { // one runs, two wait
@@ -171,6 +169,19 @@ func TestAVIFCannotStarve(t *testing.T) {
 			t.Errorf("blocked AVIF request answered %d", c)
 		}
 	}
+}
+
+// avifBlocker holds every AVIF transform until block is closed.
+type avifBlocker struct {
+	processor
+	block chan struct{}
+}
+
+func (p avifBlocker) Process(ctx context.Context, src []byte, opts params.Options, fm params.Format) (pipeline.Result, error) {
+	if fm == params.FormatAVIF {
+		<-p.block
+	}
+	return p.processor.Process(ctx, src, opts, fm)
 }
 
 // TestSourceFormatsServed: HEIC, AVIF, GIF and TIFF sources are served.

@@ -3,17 +3,22 @@ package remotewrite
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/procfs"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Config is one item of the `remote_write:` list.
@@ -37,6 +42,10 @@ type Config struct {
 	// retries of a batch answered with 5xx, 429 or a network error.
 	MinBackoff model.Duration `yaml:"min_backoff,omitempty"`
 	MaxBackoff model.Duration `yaml:"max_backoff,omitempty"`
+	// LeQuantileFormat is how le and quantile values are written:
+	// FormatCanonical ("1.0", what Prometheus 3 stores for scraped ones) or
+	// FormatShortest ("1", what Prometheus 2.x stores).
+	LeQuantileFormat string `yaml:"le_quantile_format,omitempty"`
 
 	// HTTPClientConfig holds basic_auth, authorization, oauth2, tls_config,
 	// proxy_url, http_headers, ... exactly as in Prometheus. It is a named
@@ -60,12 +69,18 @@ type BufferConfig struct {
 
 // Defaults, chosen for one host pushing every 5 s (about 10 KB per batch).
 const (
-	DefaultTimeout       = 10 * time.Second
+	DefaultWriteTimeout  = 10 * time.Second
 	DefaultMaxBytes      = 16 << 20 // about 4.5 h of 580-series gathers at 5 s
 	DefaultMaxReplayRate = 20.0
 	DefaultMinBackoff    = 500 * time.Millisecond
 	DefaultMaxBackoff    = 30 * time.Second
 	minMaxBytes          = 64 << 10
+)
+
+// The values of le_quantile_format.
+const (
+	FormatCanonical = "canonical"
+	FormatShortest  = "shortest"
 )
 
 // DefaultConfig returns a Config with every default set and no URL.
@@ -81,7 +96,7 @@ func DefaultConfig() Config {
 // keeps them right.
 func (c *Config) SetDefaults() {
 	if c.Timeout == 0 {
-		c.Timeout = model.Duration(DefaultTimeout)
+		c.Timeout = model.Duration(DefaultWriteTimeout)
 	}
 	if c.Buffer.MaxBytes == 0 {
 		c.Buffer.MaxBytes = DefaultMaxBytes
@@ -98,25 +113,21 @@ func (c *Config) SetDefaults() {
 	if c.Name == "" {
 		c.Name = redactURL(c.URL)
 	}
+	if c.LeQuantileFormat == "" {
+		c.LeQuantileFormat = FormatCanonical
+	}
 }
-
-// FieldError is one invalid setting: Key is the YAML path
-// (remote_write[0].buffer.max_bytes), Msg says what is wrong and allowed.
-type FieldError struct {
-	Key, Msg string
-}
-
-func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
 
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// Validate reports every invalid field of one output, keys relative to the
-// list item (url, buffer.max_bytes). Use ValidateList for the whole
+// Validate reports every invalid field of one output, each a
+// *yamlconf.FieldError keyed relative to the list item (url,
+// buffer.max_bytes). Use ValidateList for the whole
 // remote_write list: it prefixes the keys with remote_write[i].
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, yamlconf.Errorf(key, format, args...))
 	}
 	if u, err := url.Parse(c.URL); c.URL == "" {
 		bad("url", "missing; allowed: an http or https URL such as http://127.0.0.1:8428/api/v1/write")
@@ -128,6 +139,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Buffer.MaxBytes < minMaxBytes {
 		bad("buffer.max_bytes", "%d too small; allowed: at least 64KiB (one batch is about 10KB)", int64(c.Buffer.MaxBytes))
+	} else if mem, ok := hostMemory(); ok && uint64(c.Buffer.MaxBytes) > mem {
+		// The disk buffer falls back to memory when the disk fails, so
+		// every byte of the bound may end up in RAM.
+		bad("buffer.max_bytes", "%s is more than this host's memory (MemTotal %s); allowed: 64KiB up to the host's memory",
+			humanBytes(uint64(c.Buffer.MaxBytes)), humanBytes(mem))
+	}
+	if f := c.LeQuantileFormat; f != FormatCanonical && f != FormatShortest {
+		bad("le_quantile_format", "%q unknown; allowed: %s (\"1.0\", as Prometheus 3 stores scraped buckets) or %s (\"1\", as Prometheus 2.x does)",
+			f, FormatCanonical, FormatShortest)
 	}
 	if c.Buffer.MaxBatches < 0 {
 		bad("buffer.max_batches", "%d is negative; allowed: 0 (no count limit) or more", c.Buffer.MaxBatches)
@@ -144,7 +164,7 @@ func (c *Config) Validate() error {
 	if c.MaxBackoff < c.MinBackoff || time.Duration(c.MaxBackoff) > time.Hour {
 		bad("max_backoff", "%s out of range; allowed: at least min_backoff (%s), at most 1h", c.MaxBackoff, c.MinBackoff)
 	}
-	for _, name := range sortedKeys(c.ExternalLabels) {
+	for _, name := range slices.Sorted(maps.Keys(c.ExternalLabels)) {
 		key := "external_labels." + name
 		switch {
 		case !labelNameRE.MatchString(name) || strings.HasPrefix(name, "__"):
@@ -174,21 +194,15 @@ func ValidateList(cfgs []Config) error {
 		c.SetDefaults()
 		prefix := fmt.Sprintf("remote_write[%d].", i)
 		if err := c.Validate(); err != nil {
-			for _, e := range unjoin(err) {
-				var fe *FieldError
-				if errors.As(e, &fe) {
-					e = &FieldError{Key: prefix + fe.Key, Msg: fe.Msg}
-				}
-				errs = append(errs, e)
-			}
+			errs = append(errs, yamlconf.Under(prefix, err))
 		}
 		if j, dup := names[c.Name]; dup {
-			errs = append(errs, &FieldError{Key: prefix + "name", Msg: fmt.Sprintf("%q is also used by remote_write[%d]; allowed: a unique name per output", c.Name, j)})
+			errs = append(errs, yamlconf.Errorf(prefix+"name", "%q is also used by remote_write[%d]; allowed: a unique name per output", c.Name, j))
 		}
 		names[c.Name] = i
 		if p := filepath.Clean(c.Buffer.StoragePath); c.Buffer.StoragePath != "" {
 			if j, dup := paths[p]; dup {
-				errs = append(errs, &FieldError{Key: prefix + "buffer.storage_path", Msg: fmt.Sprintf("%q is also used by remote_write[%d]; allowed: a separate directory per output", p, j)})
+				errs = append(errs, yamlconf.Errorf(prefix+"buffer.storage_path", "%q is also used by remote_write[%d]; allowed: a separate directory per output", p, j))
 			}
 			paths[p] = i
 		}
@@ -196,18 +210,16 @@ func ValidateList(cfgs []Config) error {
 	return errors.Join(errs...)
 }
 
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
+var typeOfConfig = reflect.TypeFor[plainConfig]()
+
+// plainConfig has Config's fields without its UnmarshalYAML.
+type plainConfig Config
 
 // UnmarshalYAML decodes one list item over DefaultConfig. yaml.v3 does not
 // pass KnownFields on to custom unmarshalers, so unknown keys are checked
 // here, with their line.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
-	if err := checkKnownFields(node, typeOfConfig); err != nil {
+	if err := yamlconf.CheckKnownFields(node, typeOfConfig, "remote_write"); err != nil {
 		return err
 	}
 	type plain Config
@@ -242,6 +254,29 @@ func (b *ByteSize) UnmarshalYAML(node *yaml.Node) error {
 // MarshalYAML writes the size with a unit.
 func (b ByteSize) MarshalYAML() (any, error) { return units.Base2Bytes(b).String(), nil }
 
+// hostMemory returns this host's MemTotal; ok is false where it cannot be
+// read, and then the upper bound of buffer.max_bytes is not checked. A
+// variable so that tests can set the memory size.
+var hostMemory = func() (bytes uint64, ok bool) {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return 0, false
+	}
+	mi, err := fs.Meminfo()
+	if err != nil || mi.MemTotalBytes == nil {
+		return 0, false
+	}
+	return *mi.MemTotalBytes, true
+}
+
+// humanBytes writes a size for an error message, in GiB or MiB.
+func humanBytes(n uint64) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+}
+
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
@@ -249,13 +284,4 @@ func redactURL(s string) string {
 	}
 	u.User, u.RawQuery, u.Fragment = nil, "", ""
 	return u.String()
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

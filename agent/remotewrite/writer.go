@@ -17,10 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/config"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
-var _ agent.Sender = (*Writer)(nil)
+var _ batch.Sender = (*Writer)(nil)
 
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("remote_write output is closed")
@@ -50,12 +50,14 @@ type Writer struct {
 	sendMu sync.Mutex // serializes Send; guards enc
 	enc    *Encoder
 
-	mu          sync.Mutex // guards the fields below
-	queue       []*entry   // oldest first
+	mu          sync.Mutex   // guards the fields below
+	queue       []*entry     // oldest first
+	last        *batch.Batch // the newest batch queued, whose series stale markers end on stop
 	bytes       int64
 	nextSeq     uint64
 	closed      bool
 	diskFailing bool
+	keepSeries  bool // no stale markers on Close
 
 	wake      chan struct{}
 	stopping  chan struct{}
@@ -112,7 +114,7 @@ func newWriter(cfg Config, logger *slog.Logger, reg prometheus.Registerer, clien
 		client:   client,
 		m:        m,
 		minGap:   time.Duration(float64(time.Second) / cfg.MaxReplayRate),
-		enc:      NewEncoder(cfg.ExternalLabels),
+		enc:      newEncoder(cfg),
 		wake:     make(chan struct{}, 1),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
@@ -125,6 +127,12 @@ func newWriter(cfg Config, logger *slog.Logger, reg prometheus.Registerer, clien
 	w.runCtx, w.cancel = context.WithCancel(context.Background())
 	go w.run()
 	return w, nil
+}
+
+func newEncoder(cfg Config) *Encoder {
+	e := NewEncoder(cfg.ExternalLabels)
+	e.shortest = cfg.LeQuantileFormat == FormatShortest
+	return e
 }
 
 // openStore locks the buffer directory and queues what a previous run left.
@@ -161,21 +169,25 @@ func (w *Writer) openStore() error {
 }
 
 // Name identifies the output, for example "remote_write http://vm:8428/api/v1/write".
+// The errors of Send and Close do not repeat it: the caller (the loop)
+// names the sender once.
 func (w *Writer) Name() string { return "remote_write " + w.cfg.Name }
 
 // Send encodes b into one write request and buffers it; delivery happens
 // in the Writer's goroutine. It returns an error only when the batch could
 // not be kept: the Writer is closed, or the batch alone exceeds
 // buffer.max_bytes. Writing to the disk buffer is the only blocking work;
-// when it fails (a full disk) the batch is kept in memory.
-func (w *Writer) Send(ctx context.Context, b *agent.Batch) error {
+// when it fails (a full disk) the batch is kept in memory. The Writer
+// keeps b until the next Send, for the stale markers on stop, so b must
+// not be changed afterwards.
+func (w *Writer) Send(ctx context.Context, b *batch.Batch) error {
 	w.sendMu.Lock()
 	defer w.sendMu.Unlock()
 	body, samples := w.enc.Encode(b)
 	e := &entry{time: b.Time, samples: samples, size: int64(len(body)), body: body}
 	if e.size > int64(w.cfg.Buffer.MaxBytes) {
 		w.m.dropped.WithLabelValues(dropTooLarge).Add(float64(samples))
-		return fmt.Errorf("remote_write %s: batch of %d bytes exceeds buffer.max_bytes %d", w.cfg.Name, e.size, int64(w.cfg.Buffer.MaxBytes))
+		return fmt.Errorf("batch of %d bytes exceeds buffer.max_bytes %d", e.size, int64(w.cfg.Buffer.MaxBytes))
 	}
 	w.mu.Lock()
 	if w.closed {
@@ -201,6 +213,7 @@ func (w *Writer) Send(ctx context.Context, b *agent.Batch) error {
 	}
 	w.queue = append(w.queue, e)
 	w.bytes += e.size
+	w.last = b
 	w.trimLocked()
 	w.gaugesLocked()
 	w.mu.Unlock()
@@ -299,8 +312,10 @@ func (w *Writer) head() *entry {
 
 // Close stops accepting batches and gives the buffered ones one bounded
 // final try: each is sent once, oldest first, until one fails or ctx ends.
-// Batches on disk stay there for the next start; batches only in memory
-// are dropped, counted and reported in the error.
+// When all are delivered, one more request ends every series of the last
+// batch with a stale marker. Batches on disk stay there for the next
+// start; batches only in memory are dropped, counted and reported in the
+// error.
 func (w *Writer) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
@@ -331,7 +346,7 @@ func (w *Writer) Close(ctx context.Context) error {
 			w.store.close()
 		}
 		if lost > 0 {
-			w.closeErr = fmt.Errorf("remote_write %s: %d batches (%d samples) not delivered before stop", w.cfg.Name, lost, lostSamples)
+			w.closeErr = fmt.Errorf("%d batches (%d samples) not delivered before stop", lost, lostSamples)
 		}
 	})
 	return w.closeErr
@@ -387,17 +402,21 @@ func (w *Writer) run() {
 }
 
 // final sends each remaining batch once until one fails or Close's
-// context ends (which cancels runCtx).
+// context ends (which cancels runCtx), then the stale markers.
 func (w *Writer) final() {
 	for {
 		e := w.head()
-		if e == nil || w.runCtx.Err() != nil {
+		if e == nil {
+			break
+		}
+		if w.runCtx.Err() != nil {
 			return
 		}
 		if res, _, _ := w.attempt(e); res == outcomeRetry {
 			return
 		}
 	}
+	w.sendStaleMarkers()
 }
 
 func (w *Writer) sleep(d time.Duration) bool {

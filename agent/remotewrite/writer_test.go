@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -19,16 +20,16 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // smallBatch is a batch of one counter whose value is i, so delivered
 // requests can be told apart.
-func smallBatch(at time.Time, i int) *agent.Batch {
-	return &agent.Batch{
+func smallBatch(at time.Time, i int) *batch.Batch {
+	return &batch.Batch{
 		Time:     at,
-		Grouping: []agent.Label{{Name: "instance", Value: "h1"}},
-		Groups:   []agent.Group{{Job: "host-stats", Families: []*dto.MetricFamily{counter("seq_total", float64(i))}}},
+		Grouping: []batch.Label{{Name: "instance", Value: "h1"}},
+		Groups:   []batch.Group{{Job: "host-stats", Families: []*dto.MetricFamily{counter("seq_total", float64(i))}}},
 	}
 }
 
@@ -39,6 +40,7 @@ type receiver struct {
 	status func(n int) (int, []string)
 	times  []time.Time
 	values []float64 // seq_total value of each accepted request
+	stale  []series  // series of accepted stale-marker requests
 }
 
 func (r *receiver) Do(req *http.Request) (*http.Response, error) {
@@ -57,7 +59,10 @@ func (r *receiver) Do(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		for _, s := range ss {
-			if s.label("__name__") == "seq_total" {
+			switch {
+			case math.Float64bits(s.samples[0].value) == 0x7ff0000000000002:
+				r.stale = append(r.stale, s)
+			case s.label("__name__") == "seq_total":
 				r.values = append(r.values, s.samples[0].value)
 			}
 		}
@@ -344,6 +349,9 @@ func TestCloseFinalTry(t *testing.T) {
 		if _, values := rcv.snapshot(); !slices.Equal(values, []float64{0, 1, 2}) {
 			t.Errorf("final try delivered %v, want [0 1 2]", values)
 		}
+		if len(rcv.stale) != 1 {
+			t.Errorf("final try sent %d stale markers, want 1 for the one series, after the buffer", len(rcv.stale))
+		}
 		if err := w.Send(t.Context(), smallBatch(time.Now(), 9)); !errors.Is(err, ErrClosed) {
 			t.Errorf("Send after Close: %v, want ErrClosed", err)
 		}
@@ -391,7 +399,7 @@ func TestSendTooLarge(t *testing.T) {
 		f.Metric = append(f.Metric, &dto.Metric{Gauge: &dto.Gauge{Value: proto.Float64(float64(i) * 1.37)},
 			Label: []*dto.LabelPair{{Name: proto.String("id"), Value: proto.String(strings.Repeat(string(rune('a'+i%26)), 1+i%7) + time.Duration(i*7919).String())}}})
 	}
-	b := &agent.Batch{Time: time.Now(), Groups: []agent.Group{{Job: "j", Families: []*dto.MetricFamily{f}}}}
+	b := &batch.Batch{Time: time.Now(), Groups: []batch.Group{{Job: "j", Families: []*dto.MetricFamily{f}}}}
 	err := w.Send(t.Context(), b)
 	if err == nil || !strings.Contains(err.Error(), "exceeds buffer.max_bytes") {
 		t.Fatalf("Send: %v, want a too-large error", err)

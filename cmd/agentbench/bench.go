@@ -146,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var report strings.Builder
 	w := io.MultiWriter(stdout, &report)
 	fmt.Fprintf(w, "agentbench %s UTC on %s: %d CPUs, load average at start %s\n",
-		time.Now().UTC().Format("2006-01-02 15:04"), hostname(), numCPU(), loadavg())
+		time.Now().UTC().Format("2006-01-02 15:04"), hostname(), numCPU(), procs.LoadAvgText())
 	fmt.Fprintf(w, "hostpush %s (%s)\nnode_exporter %s (%s), collectors: its defaults + %s\n",
 		hostpushVersion(ctx, c.Hostpush), c.Hostpush, neVersion, c.NodeExporter, strings.Join(extraCollectors, ", "))
 	fmt.Fprintf(w, "binary sizes (file-backed RSS is most of each binary here): hostpush %.1f MiB, node_exporter %.1f MiB\n",
@@ -168,7 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(w)
 		res.write(w)
 	}
-	fmt.Fprintf(w, "\nload average at end %s\n", loadavg())
+	fmt.Fprintf(w, "\nload average at end %s\n", procs.LoadAvgText())
 	if err := os.WriteFile(c.Out, []byte(report.String()), 0o644); err != nil {
 		return fmt.Errorf("writing the results: %w", err)
 	}
@@ -200,7 +200,7 @@ type profileResult struct {
 	period    time.Duration
 	intervals map[string]time.Duration // as passed to hostpush (scaled)
 	rounds    []round
-	mem       [nProcs]memory
+	mem       [nProcs]procs.Usage
 	groupA    group // replaced setup
 	groupB    group // hostpush
 	// deadlineMisses counts hostpush's log lines about a collector that
@@ -383,7 +383,7 @@ func runProfile(ctx context.Context, c *Config, p profile, rounds int, bash, log
 		return nil, err
 	}
 	for i, pr := range running {
-		if res.mem[i], err = readMemory(pr.Pid()); err != nil {
+		if res.mem[i], err = procs.ReadUsage(pr.Pid()); err != nil {
 			return nil, err
 		}
 	}
@@ -405,11 +405,11 @@ func runProfile(ctx context.Context, c *Config, p profile, rounds int, bash, log
 func snapshot(running [nProcs]*procs.Proc) ([nProcs]time.Duration, error) {
 	var s [nProcs]time.Duration
 	for i, pr := range running {
-		t, err := readCPU(pr.Pid())
+		u, err := procs.ReadUsage(pr.Pid())
 		if err != nil {
 			return s, err
 		}
-		s[i] = t.Self
+		s[i] = u.CPU
 	}
 	return s, nil
 }

@@ -106,9 +106,9 @@ func (res *profileResult) write(w io.Writer) {
 	ratioRow("hostpush / node_exporter", func(r round) float64 { return ratio(r.cpu[pHostpush], r.cpu[pNodeExporter]) }, targetAgentRatio)
 	hp, ne := res.mem[pHostpush], res.mem[pNodeExporter]
 	fmt.Fprintf(w, "peak RSS (VmHWM) MiB: hostpush %.1f (%.1f MB), target <= %.0f: %s; node_exporter %.1f (%.1f MB); ratio %.2fx\n",
-		mib(hp.HWM), float64(hp.HWM)/1e6, targetRSSMiB, verdict(mib(hp.HWM) <= targetRSSMiB), mib(ne.HWM), float64(ne.HWM)/1e6, ratio(time.Duration(hp.HWM), time.Duration(ne.HWM)))
+		mib(hp.PeakRSS), float64(hp.PeakRSS)/1e6, targetRSSMiB, verdict(mib(hp.PeakRSS) <= targetRSSMiB), mib(ne.PeakRSS), float64(ne.PeakRSS)/1e6, ratio(time.Duration(hp.PeakRSS), time.Duration(ne.PeakRSS)))
 	fmt.Fprintf(w, "  RSS at end, anon + file MiB: hostpush %.1f + %.1f, node_exporter %.1f + %.1f; peak RSS pushgateway A %.1f, B %.1f\n",
-		mib(hp.RssAnon), mib(hp.RssFile), mib(ne.RssAnon), mib(ne.RssFile), mib(res.mem[pGatewayA].HWM), mib(res.mem[pGatewayB].HWM))
+		mib(hp.RSSAnon), mib(hp.RSSFile), mib(ne.RSSAnon), mib(ne.RSSFile), mib(res.mem[pGatewayA].PeakRSS), mib(res.mem[pGatewayB].PeakRSS))
 	fmt.Fprintf(w, "series in the group: replaced %d, hostpush %d; collectors reporting: replaced %d, hostpush %d%s\n",
 		res.groupA.Series, res.groupB.Series, len(res.groupA.Collectors), len(res.groupB.Collectors), sameSet(res.groupA.Collectors, res.groupB.Collectors))
 	fmt.Fprintf(w, "  failing here (node_scrape_collector_success 0): replaced [%s], hostpush [%s]\n",
@@ -157,18 +157,6 @@ func hostname() string {
 }
 
 func numCPU() int { return runtime.NumCPU() }
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "(unknown)"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "(unknown)"
-	}
-	return strings.Join(f[:3], " ")
-}
 
 func hostpushVersion(ctx context.Context, bin string) string {
 	out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()
