@@ -43,6 +43,9 @@ func startPhases(ctx context.Context, c *config, sc scenario, base string, tr *t
 	case "avif-burst":
 		var wg sync.WaitGroup
 		wg.Go(func() {
+			// one AVIF first, so that the burst meets a warm AVIF queue
+			// (on a cold start it lets only one request per worker wait)
+			_, _ = get(&http.Client{Timeout: c.Timeout}, fmt.Sprintf("%s%s&fm=avif&cb=avif-warm", base, SeedPath))
 			select {
 			case <-time.After(c.Duration / 3):
 			case <-ctx.Done():
