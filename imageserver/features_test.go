@@ -206,3 +206,34 @@ func TestSourceFormatsServed(t *testing.T) {
 		t.Errorf("HEIC bomb: %d %q", r.code, r.body)
 	}
 }
+
+// TestImplicitSizeFitsLimit: a source larger than the output limits, asked
+// for without a size, is served scaled down to fit them (the defaults:
+// 4096x2048, AVIF 2048x1024), aspect kept; asked for at its size, it is a
+// 400 naming the limit.
+func TestImplicitSizeFitsLimit(t *testing.T) {
+	f := newFixture(t, nil)
+	const srcW, srcH = 4200, 2100 // 8.8 MP
+	must(t, os.WriteFile(filepath.Join(f.dir, "big.jpg"), testimages.JPEG(testimages.Gradient(srcW, srcH)), 0o644))
+	for _, c := range []struct {
+		query, ct string
+		limit     int64
+	}{
+		{"", "image/jpeg", pipeline.DefaultMaxOutputPixels},
+		{"?fm=avif", "image/avif", pipeline.DefaultMaxAVIFOutputPixels},
+	} {
+		r := f.get(t, "/assets/images/big.jpg"+c.query)
+		if r.code != 200 || r.header.Get("Content-Type") != c.ct {
+			t.Errorf("%q: %d %s %.100q, want 200 %s", c.query, r.code, r.header.Get("Content-Type"), r.body, c.ct)
+			continue
+		}
+		h, err := pipeline.ReadHeader([]byte(r.body))
+		must(t, err)
+		if n := int64(h.Width) * int64(h.Height); n > c.limit || n < c.limit*99/100 || h.Width != 2*h.Height {
+			t.Errorf("%q: output %dx%d = %d pixels, want 2:1 just within %d", c.query, h.Width, h.Height, n, c.limit)
+		}
+	}
+	if r := f.get(t, fmt.Sprintf("/assets/images/big.jpg?w=%d", srcW)); r.code != 400 || !strings.Contains(r.body, "allowed: at most 8388608 (limits.max-output-pixels)") {
+		t.Errorf("w=%d: %d %.100q, want 400 naming the limit", srcW, r.code, r.body)
+	}
+}

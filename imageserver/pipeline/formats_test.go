@@ -113,11 +113,13 @@ func TestBombs(t *testing.T) {
 	}
 }
 
-// TestOutputLimit: a plan over the output pixel limit is refused before
-// decoding, naming the limit; one at the limit is served.
+// TestOutputLimit: a size asked for over the output pixel limit is
+// refused before decoding, naming the limit; one at the limit is served,
+// and a size left to the source is scaled down to fit (AVIF: its own limit).
 func TestOutputLimit(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxOutputPixels = 100 * 100
+	cfg.MaxAVIFOutputPixels = 50 * 50
 	p, err := New(cfg, nil, discard())
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +134,17 @@ func TestOutputLimit(t *testing.T) {
 	}
 	if _, err := p.Process(context.Background(), src, opts(t, "w=100&h=100&fit=crop"), params.FormatJPEG); err != nil {
 		t.Errorf("at the limit: %v", err)
+	}
+	for _, c := range []struct {
+		q          string
+		fm         params.Format
+		limit      int
+		outW, outH int
+	}{{"", params.FormatJPEG, 100 * 100, 140, 70}, {"blur=4", params.FormatAVIF, 50 * 50, 71, 35}} {
+		res := process(t, p, src, c.q, c.fm)
+		if res.Width != c.outW || res.Height != c.outH || res.Width*res.Height > c.limit {
+			t.Errorf("%q as %s: %dx%d, want %dx%d within %d pixels", c.q, c.fm, res.Width, res.Height, c.outW, c.outH, c.limit)
+		}
 	}
 	_, err = p.Process(context.Background(), src, opts(t, "rect=500,0,10,10"), params.FormatJPEG)
 	var pe *params.Error

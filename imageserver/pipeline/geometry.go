@@ -38,9 +38,28 @@ func (p Plan) Pixels() int64 {
 	return n
 }
 
-// MakePlan computes the geometry for a source of srcW x srcH pixels. Its
-// only error is a rect that lies outside the source.
-func MakePlan(srcW, srcH int, o params.Options) (Plan, error) {
+// MakePlan computes the geometry for a source of srcW x srcH pixels. An
+// output size the request leaves to the source (see implicitSize) is
+// scaled down, aspect kept, until the plan computes at most maxPixels, as
+// imgix resizes every output to fit its limit; a size the request asks
+// for is planned as asked, for the caller to refuse when it is too large.
+// Its only error is a rect that lies outside the source.
+func MakePlan(srcW, srcH int, o params.Options, maxPixels int64) (Plan, error) {
+	p, err := makePlan(srcW, srcH, o)
+	if err != nil || !implicitSize(o) {
+		return p, err
+	}
+	return fitPixels(p, maxPixels), nil
+}
+
+// implicitSize reports whether the output size follows from the source
+// (or the rect or ar region cut from it) alone: no w, h or pad. dpr only
+// multiplies those, so alone it changes nothing.
+func implicitSize(o params.Options) bool {
+	return !o.W.IsSet() && !o.H.IsSet() && o.Pad == (params.Sides{})
+}
+
+func makePlan(srcW, srcH int, o params.Options) (Plan, error) {
 	x, y, w, h, err := o.Rect.Resolve(srcW, srcH)
 	if err != nil {
 		return Plan{}, err
@@ -182,6 +201,27 @@ func limit(p Plan) Plan {
 	if f == 1 {
 		return p
 	}
+	return shrink(p, f)
+}
+
+// fitPixels shrinks a plan that computes more than n pixels until it
+// computes at most n. Rounding to whole pixels (at least one a side) can
+// leave it over the exact factor, so each retry shrinks by what is still
+// over, at least about one pixel off the longest side; a limit too small
+// for any plan is left for the caller's check to refuse.
+func fitPixels(p Plan, n int64) Plan {
+	f := 1.0
+	q := p
+	for i := 0; i < 16 && q.Pixels() > n; i++ {
+		over := math.Sqrt(float64(n) / float64(q.Pixels()))
+		f *= math.Min(over, 1-1/float64(max(q.OutW, q.OutH, q.ScaleW, q.ScaleH)))
+		q = shrink(p, f)
+	}
+	return q
+}
+
+// shrink scales every size of a plan by f < 1, keeping it within MaxSide.
+func shrink(p Plan, f float64) Plan {
 	mul := func(v int) int { return px(float64(v) * f) }
 	off := func(v int) int { return int(math.Round(float64(v) * f)) }
 	p.ScaleW, p.ScaleH, p.ImgW, p.ImgH, p.BoxW, p.BoxH = mul(p.ScaleW), mul(p.ScaleH), mul(p.ImgW), mul(p.ImgH), mul(p.BoxW), mul(p.BoxH)

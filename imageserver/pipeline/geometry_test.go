@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math"
 	"net/url"
 	"testing"
 
@@ -84,7 +85,7 @@ func TestMakePlan(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := MakePlan(c.srcW, c.srcH, opts(t, c.q))
+			p, err := MakePlan(c.srcW, c.srcH, opts(t, c.q), noLimit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,15 +103,17 @@ func TestMakePlan(t *testing.T) {
 }
 
 // FuzzMakePlan: any valid options on any source give a plan inside the
-// source and the size limits.
+// source and the size limits, and an implicit size within the pixel limit.
 func FuzzMakePlan(f *testing.F) {
-	f.Add(400, 200, "fit=crop&w=100&h=100&crop=top,left")
-	f.Add(1, 1, "w=8192&h=8192&dpr=5&fit=fill")
-	f.Add(3024, 4032, "fit=min&w=0.3&h=9")
-	f.Add(8000, 100, "rot=33&fit=fillmax&w=8192&pad=900&rect=10,10,0.5,full")
-	f.Add(300, 200, "fit=crop&crop=entropy&rot=90&w=50&h=20&ar=3:1")
-	f.Fuzz(func(t *testing.T, w, h int, q string) {
-		if w < 1 || h < 1 || w > 20000 || h > 20000 {
+	f.Add(400, 200, "fit=crop&w=100&h=100&crop=top,left", int64(noLimit))
+	f.Add(1, 1, "w=8192&h=8192&dpr=5&fit=fill", int64(noLimit))
+	f.Add(3024, 4032, "fit=min&w=0.3&h=9", int64(DefaultMaxOutputPixels))
+	f.Add(8000, 100, "rot=33&fit=fillmax&w=8192&pad=900&rect=10,10,0.5,full", int64(noLimit))
+	f.Add(300, 200, "fit=crop&crop=entropy&rot=90&w=50&h=20&ar=3:1", int64(noLimit))
+	f.Add(4032, 3024, "rot=33", int64(DefaultMaxOutputPixels))
+	f.Add(4032, 3024, "fit=crop&crop=entropy&ar=16:9&rot=10", int64(100*100))
+	f.Fuzz(func(t *testing.T, w, h int, q string, maxPixels int64) {
+		if w < 1 || h < 1 || w > 20000 || h > 20000 || maxPixels < 1 {
 			return
 		}
 		v, err := url.ParseQuery(q)
@@ -121,9 +124,14 @@ func FuzzMakePlan(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p, err := MakePlan(w, h, o)
+		p, err := MakePlan(w, h, o, maxPixels)
 		if err != nil {
 			return // a rect outside the source
+		}
+		// over the limit only when shrunk as far as it goes (a thin frame
+		// turned inside its box needs a zoom that no shrinking undoes)
+		if implicitSize(o) && p.Pixels() > maxPixels && min(p.OutW, p.OutH) > 1 {
+			t.Fatalf("implicit size planned %+v: %d pixels, over %d", p, p.Pixels(), maxPixels)
 		}
 		c := p.Crop
 		if c.X < 0 || c.Y < 0 || c.W < 1 || c.H < 1 || c.X+c.W > w || c.Y+c.H > h {
@@ -136,6 +144,68 @@ func FuzzMakePlan(f *testing.F) {
 			t.Fatalf("plan %+v breaks the size limits", p)
 		}
 	})
+}
+
+// noLimit plans every size as asked.
+const noLimit = math.MaxInt64
+
+// TestMakePlanWithinLimit: a size the request leaves to the source is
+// scaled down, aspect kept, to fit the pixel limit (imgix: "all output
+// images are resized to fit within this limit"); a size asked for is
+// planned as asked, for the pipeline to refuse.
+func TestMakePlanWithinLimit(t *testing.T) {
+	cases := []struct {
+		name       string
+		q          string
+		srcW, srcH int
+		limit      int64
+		outW, outH int // 0: not checked beyond the limit and the aspect
+		scaled     bool
+	}{
+		{"no parameters, 12 MP photo, default limit", "", 4032, 3024, DefaultMaxOutputPixels, 3344, 2508, true},
+		{"no parameters, AVIF limit", "", 4032, 3024, DefaultMaxAVIFOutputPixels, 1672, 1254, true},
+		{"no parameters, portrait", "", 3024, 4032, DefaultMaxOutputPixels, 2508, 3344, true},
+		{"no parameters at the limit stays", "", 4096, 2048, DefaultMaxOutputPixels, 4096, 2048, false},
+		{"no parameters, small limit", "", 400, 200, 100 * 100, 140, 70, true},
+		{"dpr alone is implicit", "dpr=3", 400, 200, 100 * 100, 140, 70, true},
+		{"fit and crop alone are implicit", "fit=crop&crop=top", 400, 200, 100 * 100, 140, 70, true},
+		{"rect region", "rect=0,0,200,200", 400, 200, 100 * 100, 100, 100, true},
+		{"ar region", "fit=crop&ar=1:1", 400, 200, 50 * 50, 50, 50, true},
+		{"ar fill frame", "fit=fill&ar=3:1", 900, 270, 300 * 100, 300, 100, true},
+		{"rotation counts its bounding box", "rot=45", 1000, 1000, 500 * 500, 0, 0, true},
+		{"entropy cut", "fit=crop&crop=entropy&ar=2:1", 800, 800, 200 * 100, 0, 0, true},
+		{"w is explicit", "w=4032", 4032, 3024, DefaultMaxOutputPixels, 4032, 3024, false},
+		{"h fraction is explicit", "h=0.9", 4032, 3024, DefaultMaxOutputPixels, 3629, 2722, false},
+		{"pad is explicit", "pad=1", 400, 200, 100 * 100, 402, 202, false},
+		{"a limit of one pixel", "", 4032, 3024, 1, 1, 1, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := opts(t, c.q)
+			p, err := MakePlan(c.srcW, c.srcH, o, c.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			asked, err := MakePlan(c.srcW, c.srcH, o, noLimit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.outW != 0 && (p.OutW != c.outW || p.OutH != c.outH) {
+				t.Errorf("output %dx%d, want %dx%d (plan %+v)", p.OutW, p.OutH, c.outW, c.outH, p)
+			}
+			if scaled := p != asked; scaled != c.scaled {
+				t.Errorf("scaled %v, want %v: %+v, as asked %+v", scaled, c.scaled, p, asked)
+			}
+			if c.scaled && p.Pixels() > c.limit {
+				t.Errorf("plan computes %d pixels, over the limit %d: %+v", p.Pixels(), c.limit, p)
+			}
+			if c.scaled && c.limit > 1 {
+				if got, want := float64(p.OutW)/float64(p.OutH), float64(asked.OutW)/float64(asked.OutH); math.Abs(got-want) > 0.01*want {
+					t.Errorf("aspect %.3f, want %.3f", got, want)
+				}
+			}
+		})
+	}
 }
 
 // TestRawRect: mapping a displayed pixel back to storage and forward again

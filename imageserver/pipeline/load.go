@@ -47,14 +47,14 @@ func (p *Pipeline) load(s *state) error {
 	return nil
 }
 
-// planFor plans the transform of a w x h (stored) image and checks the
-// pixels it would compute against the output limit, before any decoding.
+// planFor plans the transform of a w x h (stored) image within the output
+// limit and refuses a size asked for beyond it, before any decoding.
 func (s *state) planFor(w, h int, lim pixelLimit) error {
 	if transposes(s.orient) {
 		w, h = h, w
 	}
 	var err error
-	if s.plan, err = MakePlan(w, h, s.opts); err != nil {
+	if s.plan, err = MakePlan(w, h, s.opts, lim.pixels); err != nil {
 		return err
 	}
 	if n := s.plan.Pixels(); n > lim.pixels {

@@ -123,7 +123,7 @@ func TestOutputSize(t *testing.T) {
 				if strings.Contains(name, "rotated") {
 					w, hh = hh, w
 				}
-				plan, err := MakePlan(w, hh, opts(t, q))
+				plan, err := MakePlan(w, hh, opts(t, q), DefaultMaxOutputPixels)
 				if err != nil {
 					t.Fatal(err)
 				}
