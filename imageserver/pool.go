@@ -3,11 +3,11 @@ package imageserver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/hostpush/hostpush/imageserver/admission"
 	"github.com/hostpush/hostpush/imageserver/params"
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // AVIFConfig bounds AVIF encoding apart from the other formats. An AVIF
@@ -25,14 +25,15 @@ type AVIFConfig struct {
 	AutoFormat bool
 }
 
-// Validate reports every problem of the AVIF configuration.
+// avifKeys are the AVIF pool's settings in the file's avif block.
+var avifKeys = map[string]string{"workers": "avif.workers", "queue.size": "avif.queue_size", "queue.timeout": "avif.queue_timeout"}
+
+// Validate reports every problem of the AVIF configuration, keyed under
+// avif as the file spells it.
 func (c AVIFConfig) Validate() error {
-	var errs []error
-	if err := c.Admission.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("avif %w", err))
-	}
+	errs := []error{yamlconf.Rename(c.Admission.Validate(), avifKeys)}
 	if c.Timeout <= 0 {
-		errs = append(errs, fmt.Errorf("avif transform timeout must be positive, got %s", c.Timeout))
+		errs = append(errs, yamlconf.Errorf("avif.transform_timeout", "must be positive, got %s", c.Timeout))
 	}
 	return errors.Join(errs...)
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/hostpush/hostpush/imageserver/cache"
 	"github.com/hostpush/hostpush/imageserver/params"
 	"github.com/hostpush/hostpush/imageserver/pipeline"
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Version and Revision are set at build time (-ldflags -X).
@@ -79,26 +80,30 @@ func DefaultConfig(cores int) Config {
 // eight per worker.
 func QueueSize(workers int) int { return 8 * workers }
 
-// Validate reports every problem of the configuration at once.
+// Validate reports every problem of the configuration at once, each a
+// *yamlconf.FieldError keyed as the configuration file spells the setting.
 func (c Config) Validate() error {
 	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, yamlconf.Errorf(key, format, args...))
+	}
 	if c.ImagesDir == "" {
-		errs = append(errs, errors.New("images dir must be set"))
+		bad("images.dir", "must be set (the directory the images are served from)")
 	}
 	if !strings.HasPrefix(c.Prefix, "/") || strings.HasSuffix(c.Prefix, "/") && c.Prefix != "/" {
-		errs = append(errs, fmt.Errorf("images prefix %q must start with / and not end with /", c.Prefix))
+		bad("images.prefix", "%q must start with / and not end with /", c.Prefix)
 	}
 	if c.CacheSize < 0 {
-		errs = append(errs, fmt.Errorf("cache size must be 0 or more bytes, got %d", c.CacheSize))
+		bad("cache.size", "must be 0 or more bytes, got %d", c.CacheSize)
 	}
 	if c.MaxAge < 0 {
-		errs = append(errs, fmt.Errorf("cache max-age must be 0 or more, got %s", c.MaxAge))
+		bad("cache.max_age", "must be 0 or more, got %s", c.MaxAge)
 	}
 	if c.MaxSourceBytes < 1 {
-		errs = append(errs, fmt.Errorf("max source bytes must be at least 1, got %d", c.MaxSourceBytes))
+		bad("limits.max_source_bytes", "must be at least 1, got %d", c.MaxSourceBytes)
 	}
 	if c.TransformTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("transform timeout must be positive, got %s", c.TransformTimeout))
+		bad("limits.transform_timeout", "must be positive, got %s", c.TransformTimeout)
 	}
 	errs = append(errs, c.Admission.Validate(), c.Pipeline.Validate(), c.AVIF.Validate())
 	return errors.Join(errs...)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alecthomas/units"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/procfs"
@@ -234,25 +233,7 @@ func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 
 // ByteSize is a size in bytes; YAML accepts an integer or a string with a
 // unit such as 512KiB, 64MiB or 1GiB.
-type ByteSize int64
-
-// UnmarshalYAML accepts an integer or a base-2 unit string.
-func (b *ByteSize) UnmarshalYAML(node *yaml.Node) error {
-	var n int64
-	if err := node.Decode(&n); err == nil {
-		*b = ByteSize(n)
-		return nil
-	}
-	v, err := units.ParseBase2Bytes(node.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a size; allowed: bytes as an integer or with a unit such as 512KiB, 64MiB, 1GiB", node.Line, node.Value)
-	}
-	*b = ByteSize(v)
-	return nil
-}
-
-// MarshalYAML writes the size with a unit.
-func (b ByteSize) MarshalYAML() (any, error) { return units.Base2Bytes(b).String(), nil }
+type ByteSize = yamlconf.ByteSize
 
 // hostMemory returns this host's MemTotal; ok is false where it cannot be
 // read, and then the upper bound of buffer.max_bytes is not checked. A

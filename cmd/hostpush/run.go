@@ -28,15 +28,8 @@ import (
 	"github.com/hostpush/hostpush/cmd/hostpush/config"
 	"github.com/hostpush/hostpush/collectors/node"
 	"github.com/hostpush/hostpush/internal/batch"
+	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/override"
-)
-
-// Exit codes: a unit's RestartPreventExitStatus=2 stops restart loops on
-// configuration errors.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitConfig  = 2
 )
 
 // flags are hostpush's own options. node_exporter's live on the same
@@ -70,31 +63,8 @@ func defineFlags(app *kingpin.Application) *flags {
 	return f
 }
 
-// configError is a problem in flags or configuration: exit code 2.
-type configError struct{ err error }
-
-func (e configError) Error() string { return e.err.Error() }
-func (e configError) Unwrap() error { return e.err }
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := runE(ctx, args, stdout, stderr)
-	var ce configError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &ce):
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "hostpush: %s\n", line)
-		}
-		return exitConfig
-	default:
-		fmt.Fprintf(stderr, "hostpush: %s\n", oneLine(err))
-		return exitFailure
-	}
-}
-
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+	return cli.Exit("hostpush", runE(ctx, args, stdout, stderr), stderr)
 }
 
 func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -112,13 +82,13 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfgPath != "" {
 		loaded, err := config.Load(cfgPath)
 		if err != nil {
-			return configError{err}
+			return cli.ConfigError{Err: err}
 		}
 		file = *loaded
 	}
 	argv := node.WithExtras(node.Merge(file.Collectors.Args(), args))
 	if _, err := app.Parse(argv); err != nil {
-		return configError{fmt.Errorf("%v (see --help)", nameFlag(app, argv, err))}
+		return cli.ConfigError{Err: fmt.Errorf("%v (see --help)", nameFlag(app, argv, err))}
 	}
 	if terminated { // --help or --version printed
 		return nil
@@ -127,10 +97,10 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		node.DisableDefaults()
 	}
 	if err := f.push.Apply(&file); err != nil {
-		return configError{err}
+		return cli.ConfigError{Err: err}
 	}
 	if err := file.Validate(); err != nil {
-		return configError{err}
+		return cli.ConfigError{Err: err}
 	}
 	if f.checkConfig {
 		fmt.Fprintf(stdout, "hostpush: configuration %s is valid\n", orDefault(cfgPath, "(built-in defaults)"))
@@ -153,7 +123,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	w := &wiring{logger: logger, reg: reg}
 	settings, err := w.build(file, true)
 	if err != nil {
-		return configError{err}
+		return cli.ConfigError{Err: err}
 	}
 	loop := agent.New(agent.Config{
 		Settings: settings, Host: prometheus.Gatherers{reg, &w.writers}, Metrics: metrics, Logger: logger,
@@ -173,7 +143,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.listen != "" {
 		srv, err := serve(f.listen, reg, logger)
 		if err != nil {
-			return configError{err}
+			return cli.ConfigError{Err: err}
 		}
 		defer shutdownServer(srv)
 	}
@@ -314,7 +284,7 @@ func reloadOnHUP(ctx context.Context, loop *agent.Loop, path string, f *flags, w
 			}
 		}
 		if err != nil {
-			logger.Error("SIGHUP: configuration not reloaded, keeping the running one", "err", oneLine(err))
+			logger.Error("SIGHUP: configuration not reloaded, keeping the running one", "err", cli.OneLine(err))
 			continue
 		}
 		if !reflect.DeepEqual(next.Collectors, w.cur.Collectors) {
@@ -322,7 +292,7 @@ func reloadOnHUP(ctx context.Context, loop *agent.Loop, path string, f *flags, w
 		}
 		settings, err := w.build(*next, false)
 		if err != nil {
-			logger.Error("SIGHUP: configuration not reloaded, keeping the running one", "err", oneLine(err))
+			logger.Error("SIGHUP: configuration not reloaded, keeping the running one", "err", cli.OneLine(err))
 			continue
 		}
 		if err := loop.Reload(ctx, settings); err != nil {

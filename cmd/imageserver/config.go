@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
-	"github.com/alecthomas/units"
-	"gopkg.in/yaml.v3"
-
 	"github.com/hostpush/hostpush/imageserver"
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // fileConfig is the YAML configuration file. Every key is optional; flags
@@ -26,8 +23,8 @@ type fileConfig struct {
 		Prefix *string `yaml:"prefix"`
 	} `yaml:"images"`
 	Cache struct {
-		Size   *byteSize      `yaml:"size"`
-		MaxAge *time.Duration `yaml:"max_age"`
+		Size   *yamlconf.ByteSize `yaml:"size"`
+		MaxAge *time.Duration     `yaml:"max_age"`
 	} `yaml:"cache"`
 	Workers *int `yaml:"workers"`
 	Queue   struct {
@@ -38,49 +35,29 @@ type fileConfig struct {
 		TokenFile *string `yaml:"token_file"`
 	} `yaml:"sign"`
 	Limits struct {
-		MaxSourcePixels  *int64         `yaml:"max_source_pixels"`
-		MaxSourceBytes   *byteSize      `yaml:"max_source_bytes"`
-		TransformTimeout *time.Duration `yaml:"transform_timeout"`
-		MaxOutputPixels  *int64         `yaml:"max_output_pixels"`
-		MaxAVIFPixels    *int64         `yaml:"max_avif_output_pixels"`
+		MaxSourcePixels  *int64             `yaml:"max_source_pixels"`
+		MaxSourceBytes   *yamlconf.ByteSize `yaml:"max_source_bytes"`
+		TransformTimeout *time.Duration     `yaml:"transform_timeout"`
+		MaxOutputPixels  *int64             `yaml:"max_output_pixels"`
+		MaxAVIFPixels    *int64             `yaml:"max_avif_output_pixels"`
 	} `yaml:"limits"`
 	AVIF avifFile `yaml:"avif"`
 }
 
-// byteSize reads sizes such as 256MiB or a plain number of bytes.
-type byteSize int64
-
-func (b *byteSize) UnmarshalYAML(n *yaml.Node) error {
-	v, err := parseBytes(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+// loadFile reads a configuration file strictly: unknown keys and bad
+// values are *yamlconf.FieldErrors naming the line (an unknown key also the
+// keys allowed there), all reported at once. The settings are validated
+// after the flags are merged over them; data lets config place those
+// problems in the file.
+func loadFile(path string) (fc *fileConfig, data []byte, err error) {
+	if data, err = os.ReadFile(path); err != nil {
+		return nil, nil, fmt.Errorf("reading config file: %w", err)
 	}
-	*b = byteSize(v)
-	return nil
-}
-
-func parseBytes(s string) (int64, error) {
-	v, err := units.ParseBase2Bytes(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a size; use bytes or a unit such as 64MiB", s)
+	fc = &fileConfig{}
+	if err := yamlconf.Decode(path, data, fc, nil); err != nil {
+		return nil, nil, err
 	}
-	return int64(v), nil
-}
-
-// loadFile reads a configuration file strictly: unknown keys are errors
-// naming the key and its line.
-func loadFile(path string) (*fileConfig, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading config file: %w", err)
-	}
-	var fc fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config file %s: %s", path, strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n ", ""))
-	}
-	return &fc, nil
+	return fc, data, nil
 }
 
 // apply copies the keys set in the file into cfg.
@@ -88,9 +65,7 @@ func (fc *fileConfig) apply(cfg *imageserver.Config, listen, tokenFile *string) 
 	set(listen, fc.Web.ListenAddress)
 	set(&cfg.ImagesDir, fc.Images.Dir)
 	set(&cfg.Prefix, fc.Images.Prefix)
-	if fc.Cache.Size != nil {
-		cfg.CacheSize = int64(*fc.Cache.Size)
-	}
+	setSize(&cfg.CacheSize, fc.Cache.Size)
 	set(&cfg.MaxAge, fc.Cache.MaxAge)
 	if fc.Workers != nil {
 		cfg.Admission.Workers = *fc.Workers
@@ -100,9 +75,7 @@ func (fc *fileConfig) apply(cfg *imageserver.Config, listen, tokenFile *string) 
 	set(&cfg.Admission.QueueSize, fc.Queue.Size)
 	set(tokenFile, fc.Sign.TokenFile)
 	set(&cfg.Pipeline.MaxSourcePixels, fc.Limits.MaxSourcePixels)
-	if fc.Limits.MaxSourceBytes != nil {
-		cfg.MaxSourceBytes = int64(*fc.Limits.MaxSourceBytes)
-	}
+	setSize(&cfg.MaxSourceBytes, fc.Limits.MaxSourceBytes)
 	set(&cfg.TransformTimeout, fc.Limits.TransformTimeout)
 	set(&cfg.Pipeline.MaxOutputPixels, fc.Limits.MaxOutputPixels)
 	set(&cfg.Pipeline.MaxAVIFOutputPixels, fc.Limits.MaxAVIFPixels)
@@ -113,4 +86,50 @@ func set[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
+}
+
+func setSize(dst *int64, v *yamlconf.ByteSize) {
+	if v != nil {
+		*dst = int64(*v)
+	}
+}
+
+// config merges defaults, the configuration file and the flags the user
+// gave, and validates the result. A problem with a setting the file gave
+// is placed at its line; one with a flag's or a default's is not, as
+// hostpush reports them.
+func (f *flags) config() (imageserver.Config, string, error) {
+	s := settings{cfg: imageserver.DefaultConfig(runtime.NumCPU()), listen: ":3002"}
+	var data []byte
+	if f.configFile != "" {
+		fc, d, err := loadFile(f.configFile)
+		if err != nil {
+			return s.cfg, "", err
+		}
+		fc.apply(&s.cfg, &s.listen, &s.tokenFile)
+		s.fileQueueSize, data = fc.Queue.Size != nil, d
+	}
+	err := errors.Join(f.over.Apply(&s), s.readToken(), s.cfg.Validate())
+	if data != nil {
+		err = yamlconf.Locate(f.configFile, data, err, func(key string) bool { return !f.over.Given(flagName(key)) })
+	}
+	return s.cfg, s.listen, err
+}
+
+// flagName is the flag of a file key: the same path, with dashes.
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
+// readToken reads the signing token from its file, if one is set.
+func (s *settings) readToken() error {
+	if s.tokenFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(s.tokenFile)
+	if err != nil {
+		return yamlconf.Errorf("sign.token_file", "reading the token: %v", err)
+	}
+	if s.cfg.SignToken = strings.TrimSpace(string(b)); s.cfg.SignToken == "" {
+		return yamlconf.Errorf("sign.token_file", "%s is empty (expected the imgix signing token)", s.tokenFile)
+	}
+	return nil
 }

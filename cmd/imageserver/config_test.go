@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/hostpush/hostpush/imageserver"
 	"github.com/hostpush/hostpush/imageserver/admission"
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // TestOutputFlags: the output limit and AVIF flags win over the file,
@@ -78,7 +82,7 @@ avif:
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fc, err := loadFile(p)
+	fc, _, err := loadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,10 +98,12 @@ avif:
 	}
 }
 
-// FuzzLoadFile: any file content loads or fails with one error; no panic.
+// FuzzLoadFile: any file content loads or fails with FieldErrors naming
+// the file, one line each; no panic.
 func FuzzLoadFile(f *testing.F) {
 	f.Add("images:\n  dir: /x\n")
 	f.Add("cache:\n  size: 12XB\n")
+	f.Add("cache:\n  size: [1]\n")
 	f.Add("workers: [1, 2]\nqueue: {timeout: 1s, size: -1}\n")
 	f.Add("web: \n  listen_address: 1\nnope: 2\n")
 	f.Add("")
@@ -107,17 +113,23 @@ func FuzzLoadFile(f *testing.F) {
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		fc, err := loadFile(p)
+		fc, data, err := loadFile(p)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "config file ") {
-				t.Fatalf("error %q does not name the file", err)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, p+":") {
+					t.Fatalf("error line %q does not name the file and line", line)
+				}
+			}
+			var fe *yamlconf.FieldError
+			if !errors.As(err, &fe) || fe.File != p {
+				t.Fatalf("%v is not a FieldError of the file", err)
 			}
 			return
 		}
 		cfg := imageserver.DefaultConfig(2)
 		var listen, token string
 		fc.apply(&cfg, &listen, &token)
-		_ = cfg.Validate()
+		_ = yamlconf.Locate(p, data, cfg.Validate(), func(string) bool { return true })
 	})
 }
 
@@ -154,4 +166,45 @@ func TestFlagsOverFile(t *testing.T) {
 	if c := parse("queue: {size: 5}\n", "--queue.size=7", "--cache.size=1MiB"); c.Admission.QueueSize != 7 || c.CacheSize != 1<<20 {
 		t.Errorf("flags over file: queue size %d, cache %d; want 7 and 1MiB", c.Admission.QueueSize, c.CacheSize)
 	}
+}
+
+// TestEveryKeyHasItsFlag: each file key has the flag flagName gives it and
+// each setting's flag a key, so that config knows which of the file's
+// settings a flag overrode.
+func TestEveryKeyHasItsFlag(t *testing.T) {
+	app := kingpin.New("t", "")
+	f := defineFlags(app, imageserver.DefaultConfig(2))
+	flags := map[string]bool{}
+	for _, fl := range app.Model().Flags {
+		if !fl.Hidden && !slices.Contains([]string{"help", "version", "config.file", "log.level", "log.format"}, fl.Name) {
+			flags[fl.Name] = true
+		}
+	}
+	for _, key := range yamlKeys(reflect.TypeFor[fileConfig](), "") {
+		if !flags[flagName(key)] {
+			t.Errorf("file key %s has no flag --%s", key, flagName(key))
+		}
+		delete(flags, flagName(key))
+	}
+	for name := range flags {
+		t.Errorf("flag --%s has no file key", name)
+	}
+	if _, err := app.Parse([]string{"--queue.size=3"}); err != nil || !f.over.Given("queue.size") || f.over.Given("workers") {
+		t.Errorf("Given after --queue.size=3: queue.size %v, workers %v (%v)", f.over.Given("queue.size"), f.over.Given("workers"), err)
+	}
+}
+
+// yamlKeys lists the dotted paths of t's leaf settings.
+func yamlKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := range t.NumField() {
+		fld := t.Field(i)
+		key := prefix + strings.Split(fld.Tag.Get("yaml"), ",")[0]
+		if fld.Type.Kind() == reflect.Struct {
+			keys = append(keys, yamlKeys(fld.Type, key+".")...)
+		} else {
+			keys = append(keys, key)
+		}
+	}
+	return keys
 }

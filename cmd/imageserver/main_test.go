@@ -22,6 +22,7 @@ import (
 
 	"github.com/hostpush/hostpush/imageserver/pipeline"
 	"github.com/hostpush/hostpush/imageserver/testimages"
+	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -60,41 +61,52 @@ func TestConfigErrors(t *testing.T) {
 	unknown := write("unknown.yml", "images:\n  dir: /tmp\n  colour: red\n")
 	badType := write("type.yml", "workers: many\n")
 	badSize := write("size.yml", "cache:\n  size: lots\n")
+	badQueue := write("queue.yml", "images:\n  dir: "+dir+"\nqueue:\n  size: -1\n")
 	empty := write("token", "\n")
 	cases := []struct {
 		args []string
 		want string
 	}{
-		{[]string{}, "images dir must be set"},
-		{[]string{"--images.dir=" + dir, "--workers=0"}, "workers must be at least 1"},
+		{[]string{}, "imageserver: images.dir: must be set"},
+		{[]string{"--images.dir=" + dir, "--workers=0"}, "imageserver: workers: must be at least 1, got 0"},
 		{[]string{"--images.dir=" + dir, "--cache.size=lots"}, "--cache.size: \"lots\" is not a size"},
-		{[]string{"--images.dir=" + dir, "--images.prefix=assets"}, "prefix \"assets\" must start with /"},
-		{[]string{"--images.dir=" + dir, "--queue.timeout=0s"}, "queue timeout must be positive"},
-		{[]string{"--images.dir=" + dir, "--limits.max-source-pixels=0"}, "max source pixels must be at least 1"},
-		{[]string{"--images.dir=" + dir, "--limits.max-output-pixels=0"}, "max output pixels must be at least 1"},
-		{[]string{"--images.dir=" + dir, "--avif.workers=0"}, "avif workers must be at least 1"},
-		{[]string{"--images.dir=" + dir, "--limits.max-avif-output-pixels=0"}, "max AVIF output pixels must be at least 1"},
-		{[]string{"--images.dir=" + dir, "--avif.transform-timeout=0s"}, "avif transform timeout must be positive"},
+		{[]string{"--images.dir=" + dir, "--images.prefix=assets"}, "imageserver: images.prefix: \"assets\" must start with /"},
+		{[]string{"--images.dir=" + dir, "--queue.timeout=0s"}, "imageserver: queue.timeout: must be positive"},
+		{[]string{"--images.dir=" + dir, "--limits.max-source-pixels=0"}, "imageserver: limits.max_source_pixels: must be at least 1"},
+		{[]string{"--images.dir=" + dir, "--limits.max-output-pixels=0"}, "imageserver: limits.max_output_pixels: must be at least 1"},
+		{[]string{"--images.dir=" + dir, "--avif.workers=0"}, "imageserver: avif.workers: must be at least 1"},
+		{[]string{"--images.dir=" + dir, "--limits.max-avif-output-pixels=0"}, "imageserver: limits.max_avif_output_pixels: must be at least 1"},
+		{[]string{"--images.dir=" + dir, "--avif.transform-timeout=0s"}, "imageserver: avif.transform_timeout: must be positive"},
 		{[]string{"--images.dir=" + filepath.Join(dir, "nope")}, "opening images dir"},
-		{[]string{"--config.file=" + unknown}, "line 3: field colour not found"},
-		{[]string{"--config.file=" + badType}, "line 1"},
-		{[]string{"--config.file=" + badSize}, "line 2: \"lots\" is not a size"},
+		{[]string{"--config.file=" + unknown}, unknown + `:3: unknown key "colour" in images (allowed: dir, prefix)`},
+		{[]string{"--config.file=" + badType}, badType + `:1: "many" is not a valid integer`},
+		{[]string{"--config.file=" + badSize}, badSize + `:2: "lots" is not a size`},
+		{[]string{"--config.file=" + badQueue}, badQueue + ":4: queue.size: must be 0 or more, got -1"},
+		{[]string{"--config.file=" + badQueue, "--queue.size=-2"}, "imageserver: queue.size: must be 0 or more, got -2"},
 		{[]string{"--config.file=" + filepath.Join(dir, "missing.yml")}, "reading config file"},
-		{[]string{"--images.dir=" + dir, "--sign.token-file=" + empty}, "is empty"},
-		{[]string{"--images.dir=" + dir, "--sign.token-file=" + filepath.Join(dir, "none")}, "reading sign token file"},
+		{[]string{"--images.dir=" + dir, "--sign.token-file=" + empty}, "imageserver: sign.token_file: " + empty + " is empty"},
+		{[]string{"--images.dir=" + dir, "--sign.token-file=" + filepath.Join(dir, "none")}, "imageserver: sign.token_file: reading the token"},
 		{[]string{"--no-such-flag"}, "unknown long flag '--no-such-flag'"},
 		{[]string{"--images.dir=" + dir, "--log.level=loud"}, "unrecognized log level loud"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			code, _, stderr := runCmd(t, c.args...)
-			if code != exitConfig {
-				t.Errorf("exit %d, want %d (stderr %q)", code, exitConfig, stderr)
+			if code != cli.ExitConfig {
+				t.Errorf("exit %d, want %d (stderr %q)", code, cli.ExitConfig, stderr)
 			}
 			if !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "imageserver: ") {
 				t.Errorf("stderr %q, want one line containing %q", stderr, c.want)
 			}
 		})
+	}
+	// several problems: each on its own line, placed where it comes from
+	code, _, stderr := runCmd(t, "--config.file="+badQueue, "--workers=0", "--cache.size=1x")
+	want := "imageserver: --cache.size: \"1x\" is not a size; allowed: bytes as an integer or with a unit such as 512KiB, 64MiB, 1GiB\n" +
+		"imageserver: workers: must be at least 1, got 0\n" +
+		"imageserver: " + badQueue + ":4: queue.size: must be 0 or more, got -1\n"
+	if code != cli.ExitConfig || stderr != want {
+		t.Errorf("exit %d, stderr\n%s\nwant\n%s", code, stderr, want)
 	}
 }
 

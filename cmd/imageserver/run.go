@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -22,39 +20,14 @@ import (
 	promslogflag "github.com/prometheus/common/promslog/flag"
 
 	"github.com/hostpush/hostpush/imageserver"
+	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/override"
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
-
-// Exit codes: 2 for configuration errors, so that a unit's
-// RestartPreventExitStatus=2 stops restart loops.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitConfig  = 2
-)
-
-// configError is a problem in flags or configuration: exit code 2.
-type configError struct{ err error }
-
-func (e configError) Error() string { return e.err.Error() }
-func (e configError) Unwrap() error { return e.err }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := runE(ctx, args, stdout, stderr)
-	var ce configError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &ce):
-		fmt.Fprintf(stderr, "imageserver: %s\n", oneLine(err))
-		return exitConfig
-	default:
-		fmt.Fprintf(stderr, "imageserver: %s\n", oneLine(err))
-		return exitFailure
-	}
+	return cli.Exit("imageserver", runE(ctx, args, stdout, stderr), stderr)
 }
-
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // settings is what the file and the flags decide. fileQueueSize records
 // that the file set queue.size, which --workers then leaves alone.
@@ -82,7 +55,7 @@ func defineFlags(app *kingpin.Application, def imageserver.Config) *flags {
 	override.Field(&f.over, app.Flag("images.prefix", "URL path prefix of the images.").Default(def.Prefix),
 		str, func(s *settings) *string { return &s.cfg.Prefix })
 	override.Var(&f.over, app.Flag("cache.size", "Memory for cached results (bytes or with a unit: 256MiB); 0 disables the cache.").Default("256MiB"),
-		str, func(s *settings, v string) (err error) { s.cfg.CacheSize, err = parseBytes(v); return err })
+		str, func(s *settings, v string) error { return setBytes(&s.cfg.CacheSize, v) })
 	override.Field(&f.over, app.Flag("cache.max-age", "max-age of the Cache-Control header.").Default(def.MaxAge.String()),
 		dur, func(s *settings) *time.Duration { return &s.cfg.MaxAge })
 	override.Var(&f.over, app.Flag("workers", "Transforms run at once (default: one per CPU core).").Default(fmt.Sprint(def.Admission.Workers)),
@@ -102,7 +75,7 @@ func defineFlags(app *kingpin.Application, def imageserver.Config) *flags {
 	override.Field(&f.over, app.Flag("limits.max-source-pixels", "Largest source image, in pixels, checked from its header before decoding.").Default(fmt.Sprint(def.Pipeline.MaxSourcePixels)),
 		(*kingpin.FlagClause).Int64Var, func(s *settings) *int64 { return &s.cfg.Pipeline.MaxSourcePixels })
 	override.Var(&f.over, app.Flag("limits.max-source-bytes", "Largest source file (bytes or with a unit).").Default("64MiB"),
-		str, func(s *settings, v string) (err error) { s.cfg.MaxSourceBytes, err = parseBytes(v); return err })
+		str, func(s *settings, v string) error { return setBytes(&s.cfg.MaxSourceBytes, v) })
 	override.Field(&f.over, app.Flag("limits.transform-timeout", "Longest a transform may run.").Default(def.TransformTimeout.String()),
 		dur, func(s *settings) *time.Duration { return &s.cfg.TransformTimeout })
 	defineOutputFlags(app, def, &f.over)
@@ -110,35 +83,17 @@ func defineFlags(app *kingpin.Application, def imageserver.Config) *flags {
 	return f
 }
 
+func setBytes(dst *int64, v string) error {
+	n, err := yamlconf.ParseByteSize(v)
+	if err == nil {
+		*dst = int64(n)
+	}
+	return err
+}
+
 func versionText() string {
 	return fmt.Sprintf("imageserver, version %s (revision: %s)\n  go version: %s\n  platform: %s/%s",
 		imageserver.Version, imageserver.Revision, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
-
-// config merges defaults, the configuration file and the flags the user gave.
-func (f *flags) config() (imageserver.Config, string, error) {
-	s := settings{cfg: imageserver.DefaultConfig(runtime.NumCPU()), listen: ":3002"}
-	if f.configFile != "" {
-		fc, err := loadFile(f.configFile)
-		if err != nil {
-			return s.cfg, "", err
-		}
-		fc.apply(&s.cfg, &s.listen, &s.tokenFile)
-		s.fileQueueSize = fc.Queue.Size != nil
-	}
-	errs := []error{f.over.Apply(&s)}
-	if s.tokenFile != "" {
-		b, err := os.ReadFile(s.tokenFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("reading sign token file: %w", err))
-		} else if s.cfg.SignToken = strings.TrimSpace(string(b)); s.cfg.SignToken == "" {
-			errs = append(errs, fmt.Errorf("sign token file %s is empty", s.tokenFile))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return s.cfg, s.listen, err
-	}
-	return s.cfg, s.listen, s.cfg.Validate()
 }
 
 func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -150,14 +105,14 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app.HelpFlag.Short('h')
 	f := defineFlags(app, imageserver.DefaultConfig(runtime.NumCPU()))
 	if _, err := app.Parse(args); err != nil {
-		return configError{fmt.Errorf("%v (see --help)", err)}
+		return cli.ConfigError{Err: fmt.Errorf("%v (see --help)", err)}
 	}
 	if terminated {
 		return nil
 	}
 	cfg, listen, err := f.config()
 	if err != nil {
-		return configError{err}
+		return cli.ConfigError{Err: err}
 	}
 	logger := promslog.New(&f.log)
 	if os.Getenv("GOGC") == "" {
@@ -172,7 +127,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		buildInfo())
 	srv, err := imageserver.New(cfg, logger, reg)
 	if err != nil {
-		return configError{err}
+		return cli.ConfigError{Err: err}
 	}
 	defer srv.Close()
 

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Config bounds the concurrency.
@@ -29,17 +31,19 @@ type Config struct {
 	Timeout   time.Duration // the longest a request waits for a slot
 }
 
-// Validate reports a Config that cannot work.
+// Validate reports a Config that cannot work; each problem is a
+// *yamlconf.FieldError keyed as the image server's file spells the default
+// pool (workers, queue.size, queue.timeout). Another pool renames them.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Workers < 1 {
-		errs = append(errs, fmt.Errorf("workers must be at least 1, got %d", c.Workers))
+		errs = append(errs, yamlconf.Errorf("workers", "must be at least 1, got %d", c.Workers))
 	}
 	if c.QueueSize < 0 {
-		errs = append(errs, fmt.Errorf("queue size must be 0 or more, got %d", c.QueueSize))
+		errs = append(errs, yamlconf.Errorf("queue.size", "must be 0 or more, got %d", c.QueueSize))
 	}
 	if c.Timeout <= 0 {
-		errs = append(errs, fmt.Errorf("queue timeout must be positive, got %s", c.Timeout))
+		errs = append(errs, yamlconf.Errorf("queue.timeout", "must be positive, got %s", c.Timeout))
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 func newController(t *testing.T, cfg Config) *Controller {
@@ -225,9 +227,17 @@ func TestHeavierWorkShowsEarly(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, c := range []Config{{Workers: 0, Timeout: time.Second}, {Workers: 1, QueueSize: -1, Timeout: time.Second}, {Workers: 1}} {
-		if c.Validate() == nil {
-			t.Errorf("%+v accepted", c)
+	for _, c := range []struct {
+		cfg Config
+		key string
+	}{
+		{Config{Workers: 0, Timeout: time.Second}, "workers"},
+		{Config{Workers: 1, QueueSize: -1, Timeout: time.Second}, "queue.size"},
+		{Config{Workers: 1}, "queue.timeout"},
+	} {
+		var fe *yamlconf.FieldError
+		if err := c.cfg.Validate(); !errors.As(err, &fe) || fe.Key != c.key {
+			t.Errorf("%+v: %v, want a problem with %s", c.cfg, err, c.key)
 		}
 	}
 	if err := (Config{Workers: 2, QueueSize: 0, Timeout: time.Millisecond}).Validate(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/davidbyttow/govips/v2/vips"
 
 	"github.com/hostpush/hostpush/imageserver/params"
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Config bounds the work one transform may do.
@@ -47,17 +48,21 @@ func DefaultConfig() Config {
 	return Config{MaxSourcePixels: 50_000_000, MaxOutputPixels: DefaultMaxOutputPixels, MaxAVIFOutputPixels: DefaultMaxAVIFOutputPixels}
 }
 
-// Validate reports a Config that cannot work.
+// Validate reports a Config that cannot work; each problem is a
+// *yamlconf.FieldError keyed under limits, as the image server's file has it.
 func (c Config) Validate() error {
 	var errs []error
-	if c.MaxSourcePixels < 1 {
-		errs = append(errs, fmt.Errorf("max source pixels must be at least 1, got %d", c.MaxSourcePixels))
-	}
-	if c.MaxOutputPixels < 1 {
-		errs = append(errs, fmt.Errorf("max output pixels must be at least 1, got %d", c.MaxOutputPixels))
-	}
-	if c.MaxAVIFOutputPixels < 1 {
-		errs = append(errs, fmt.Errorf("max AVIF output pixels must be at least 1, got %d", c.MaxAVIFOutputPixels))
+	for _, l := range []struct {
+		key string
+		v   int64
+	}{
+		{"limits.max_source_pixels", c.MaxSourcePixels},
+		{"limits.max_output_pixels", c.MaxOutputPixels},
+		{"limits.max_avif_output_pixels", c.MaxAVIFOutputPixels},
+	} {
+		if l.v < 1 {
+			errs = append(errs, yamlconf.Errorf(l.key, "must be at least 1, got %d", l.v))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -14,6 +14,7 @@ import (
 // Set is the flags that may override a configuration of type C.
 type Set[C any] struct {
 	apply []func(*C) error
+	given map[string]*bool // by flag name
 }
 
 // Var defines flag as an override. bind is the clause's typed binder, such
@@ -23,6 +24,10 @@ func Var[C, T any](s *Set[C], flag *kingpin.FlagClause, bind func(*kingpin.FlagC
 	v, given := new(T), new(bool)
 	bind(flag.IsSetByUser(given), v)
 	name := flag.Model().Name
+	if s.given == nil {
+		s.given = map[string]*bool{}
+	}
+	s.given[name] = given
 	s.apply = append(s.apply, func(c *C) error {
 		if !*given {
 			return nil
@@ -47,4 +52,11 @@ func (s *Set[C]) Apply(c *C) error {
 		errs = append(errs, a(c))
 	}
 	return errors.Join(errs...)
+}
+
+// Given reports whether the user gave the flag named name (without the
+// dashes), so that a problem with its setting is not blamed on the file.
+func (s *Set[C]) Given(name string) bool {
+	g, ok := s.given[name]
+	return ok && *g
 }

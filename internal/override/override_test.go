@@ -2,7 +2,9 @@ package override
 
 import (
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +36,12 @@ func TestApply(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := conf{URL: "http://file", Interval: time.Second, Size: 1} // as read from a file
+		for _, name := range []string{"url", "interval", "size", "nosuch"} {
+			given := slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--"+name+"=") })
+			if s.Given(name) != given {
+				t.Errorf("%q: Given(%s) = %v, want %v", args, name, !given, given)
+			}
+		}
 		return c, s.Apply(&c)
 	}
 	if c, err := parse(); err != nil || c != (conf{"http://file", time.Second, 1}) {

@@ -1,7 +1,7 @@
-// Package yamlconf decodes hostpush's YAML configuration strictly (an
-// unknown key is an error) and reports every problem at once as a
-// FieldError naming the key and its line. It is the one place that knows
-// yaml.v3's error messages, and the FieldError type is the one every
+// Package yamlconf decodes the YAML configuration of both binaries
+// strictly (an unknown key is an error) and reports every problem at once
+// as a FieldError naming the key and its line. It is the one place that
+// knows yaml.v3's error messages, and the FieldError type is the one every
 // configuration section reports its problems with.
 package yamlconf
 
@@ -26,6 +26,9 @@ import (
 // which key is wrong and what is allowed there, then validate's errors at
 // the line of their FieldError's key. Data that is not YAML at all is
 // reported alone, without validation.
+//
+// A nil validate only decodes, for settings that are validated after flags
+// are merged over the file; Locate then places their problems.
 func Decode(name string, data []byte, v any, validate func() error) error {
 	d := &doc{name: name, root: &yaml.Node{}, t: reflect.TypeOf(v).Elem()}
 	_ = yaml.Unmarshal(data, d.root)
@@ -40,6 +43,9 @@ func Decode(name string, data []byte, v any, validate func() error) error {
 		// yaml.v3 decodes the rest past unknown keys and bad values, so
 		// validation can still report the other problems.
 		decErrs = flatten(d.decodeError(err))
+	}
+	if validate == nil {
+		return errors.Join(decErrs...)
 	}
 	errs := decErrs
 	for _, e := range flatten(validate()) {
@@ -234,10 +240,44 @@ func (d *doc) locate(e error) *FieldError {
 	return &c
 }
 
+// Locate places the problems in err that are about the document's own
+// settings at their keys' lines in it: every FieldError whose key data (the
+// document named name) sets and which fromFile accepts (the caller knows
+// which settings a flag overrode). The rest, settings that came from flags
+// or defaults, stay without a file, as hostpush renders a flag's problem.
+func Locate(name string, data []byte, err error, fromFile func(key string) bool) error {
+	if err == nil {
+		return nil
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	var errs []error
+	for _, e := range flatten(err) {
+		var fe *FieldError
+		if !errors.As(e, &fe) || fe.File != "" || fe.Key == "" || !fromFile(fe.Key) {
+			errs = append(errs, e)
+			continue
+		}
+		if line, ok := keyLine(&root, fe.Key); ok {
+			c := *fe
+			c.File, c.Line = name, line
+			e = &c
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
 // lineOf finds the line of a key path like push.url, remote_write[1].url or
 // collectors.flags.filesystem.mount-points-exclude (a key may hold dots).
 // It returns the deepest line found, 0 when even the first key is absent.
 func lineOf(root *yaml.Node, path string) int {
+	line, _ := keyLine(root, path)
+	return line
+}
+
+// keyLine is lineOf that also reports whether the whole path was found.
+func keyLine(root *yaml.Node, path string) (int, bool) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -248,13 +288,13 @@ func lineOf(root *yaml.Node, path string) int {
 		seg := segs[i]
 		if idx, err := strconv.Atoi(seg); err == nil && n.Kind == yaml.SequenceNode {
 			if idx >= len(n.Content) {
-				return line
+				return line, false
 			}
 			n, line, i = n.Content[idx], n.Content[idx].Line, i+1
 			continue
 		}
 		if n.Kind != yaml.MappingNode {
-			return line
+			return line, false
 		}
 		found := false
 		// Try the longest run of segments first: keys may contain dots.
@@ -268,10 +308,10 @@ func lineOf(root *yaml.Node, path string) int {
 			}
 		}
 		if !found {
-			return line
+			return line, false
 		}
 	}
-	return line
+	return line, line > 0
 }
 
 func splitPath(path string) []string {

@@ -23,6 +23,10 @@ func TestLineOf(t *testing.T) {
 		if got := lineOf(root, path); got != want {
 			t.Errorf("lineOf(%q) = %d, want %d", path, got, want)
 		}
+		whole := path != "nosuch" && path != "push.nosuch"
+		if line, ok := keyLine(root, path); line != want || ok != whole {
+			t.Errorf("keyLine(%q) = %d, %v; want %d, %v", path, line, ok, want, whole)
+		}
 	}
 }
 
@@ -201,6 +205,74 @@ func TestFieldErrorRendering(t *testing.T) {
 		if got := tc.e.Error(); got != tc.want {
 			t.Errorf("%+v renders %q, want %q", tc.e, got, tc.want)
 		}
+	}
+}
+
+func TestRename(t *testing.T) {
+	err := Rename(errors.Join(Errorf("workers", "bad"), Errorf("queue.size", "worse"), Errorf("other", "kept"), errors.New("plain")),
+		map[string]string{"workers": "avif.workers", "queue.size": "avif.queue_size"})
+	want := "avif.workers: bad\navif.queue_size: worse\nother: kept\nplain"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got\n%v\nwant\n%s", err, want)
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Key != "avif.workers" {
+		t.Errorf("errors.As: %+v", fe)
+	}
+	if Rename(nil, nil) != nil {
+		t.Error("Rename(nil) is not nil")
+	}
+}
+
+// TestLocate: a problem with a setting the file gives is placed at its
+// line; one the caller says a flag overrode, one the file does not set (a
+// default), one already placed and a plain error are left as they are.
+func TestLocate(t *testing.T) {
+	data := []byte("queue:\n  size: -1\n  timeout: 0s\nworkers: 0\n")
+	err := errors.Join(Errorf("queue.size", "negative"), Errorf("queue.timeout", "zero"), Errorf("workers", "zero"),
+		Errorf("cache.size", "negative"), &FieldError{File: "other.yml", Line: 9, Key: "workers", Msg: "placed"}, errors.New("plain"))
+	got := Locate("c.yml", data, err, func(key string) bool { return key != "queue.timeout" })
+	want := []string{"c.yml:2: queue.size: negative", "queue.timeout: zero", "c.yml:4: workers: zero", "cache.size: negative",
+		"other.yml:9: workers: placed", "plain"}
+	if lines := strings.Split(got.Error(), "\n"); !slices.Equal(lines, want) {
+		t.Errorf("got\n%v\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+	var fe *FieldError
+	if !errors.As(got, &fe) || fe.File != "c.yml" || fe.Line != 2 {
+		t.Errorf("errors.As: %+v", fe)
+	}
+	if Locate("c.yml", data, nil, nil) != nil {
+		t.Error("Locate(nil) is not nil")
+	}
+}
+
+// TestByteSize: sizes as integers or with a unit, in YAML and on the
+// command line; a bad one is reported with its line together with the
+// file's other problems.
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"1024": 1024, "0": 0, "64MiB": 64 << 20, "64MB": 64 << 20, "1GiB": 1 << 30, "512KiB": 512 << 10} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := ParseByteSize("lots"); err == nil || err.Error() != `"lots" is not a size; allowed: bytes as an integer or with a unit such as 512KiB, 64MiB, 1GiB` {
+		t.Errorf("ParseByteSize(lots): %v", err)
+	}
+	var v struct {
+		A ByteSize `yaml:"a"`
+		B ByteSize `yaml:"b"`
+		C int      `yaml:"c"`
+	}
+	err := Decode("s.yml", []byte("a: 2MiB\nb: lots\nc: x\n"), &v, nil)
+	want := []string{`s.yml:2: "lots" is not a size; allowed: bytes as an integer or with a unit such as 512KiB, 64MiB, 1GiB`, `s.yml:3: "x" is not a valid integer`}
+	if err == nil || !slices.Equal(strings.Split(err.Error(), "\n"), want) || v.A != 2<<20 {
+		t.Errorf("Decode: %v (a=%d), want\n%s", err, v.A, strings.Join(want, "\n"))
+	}
+	if err := Decode("s.yml", []byte("a: [1]\n"), &v, nil); err == nil || err.Error() != "s.yml:1: a list is not a size; allowed: bytes as an integer or with a unit such as 512KiB, 64MiB, 1GiB" {
+		t.Errorf("a list: %v", err)
+	}
+	if out, err := yaml.Marshal(map[string]ByteSize{"a": 64 << 20}); err != nil || string(out) != "a: 64MiB\n" {
+		t.Errorf("Marshal: %q, %v", out, err)
 	}
 }
 

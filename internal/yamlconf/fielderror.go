@@ -52,16 +52,35 @@ func Errorf(key, format string, args ...any) *FieldError {
 // Under("scrape[0].", err) turns key url into scrape[0].url. An error that
 // is not a FieldError becomes one keyed by the prefix itself.
 func Under(prefix string, err error) error {
+	return rekey(err, func(key string) string { return prefix + key }, strings.TrimSuffix(prefix, "."))
+}
+
+// Rename gives the problems in err whose keys are in keys the keys they
+// map to, for a section whose settings the file spells differently where
+// it is used: Rename(err, map[string]string{"queue.size": "avif.queue_size"}).
+// Other problems stay as they are.
+func Rename(err error, keys map[string]string) error {
+	return rekey(err, func(key string) string {
+		if to, ok := keys[key]; ok {
+			return to
+		}
+		return key
+	}, "")
+}
+
+// rekey maps the key of every FieldError in err; an error that is not one
+// becomes a FieldError keyed plain.
+func rekey(err error, key func(string) string, plain string) error {
 	var errs []error
 	for _, e := range flatten(err) {
 		var fe *FieldError
 		if errors.As(e, &fe) {
 			c := *fe
-			c.Key = prefix + c.Key
+			c.Key = key(c.Key)
 			errs = append(errs, &c)
 			continue
 		}
-		errs = append(errs, &FieldError{Key: strings.TrimSuffix(prefix, "."), Msg: e.Error()})
+		errs = append(errs, &FieldError{Key: plain, Msg: e.Error()})
 	}
 	return errors.Join(errs...)
 }
