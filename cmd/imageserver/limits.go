@@ -15,7 +15,7 @@ import (
 func defineOutputFlags(app *kingpin.Application, def imageserver.Config, over *override.Set[settings]) {
 	i64, num, dur := (*kingpin.FlagClause).Int64Var, (*kingpin.FlagClause).IntVar, (*kingpin.FlagClause).DurationVar
 	a := def.AVIF
-	override.Field(over, app.Flag("limits.max-output-pixels", "Largest output in pixels (also the resized image before a crop or rotation); larger requests get 400.").
+	override.Field(over, app.Flag("limits.max-output-pixels", "Largest output in pixels (also the resized image before a crop or rotation): a larger size asked for gets 400, an image served at its own size is scaled down to fit.").
 		Default(fmt.Sprint(def.Pipeline.MaxOutputPixels)), i64, func(s *settings) *int64 { return &s.cfg.Pipeline.MaxOutputPixels })
 	override.Field(over, app.Flag("limits.max-avif-output-pixels", "Largest AVIF output in pixels (AVIF encoding needs about 40 bytes per pixel).").
 		Default(fmt.Sprint(def.Pipeline.MaxAVIFOutputPixels)), i64, func(s *settings) *int64 { return &s.cfg.Pipeline.MaxAVIFOutputPixels })
