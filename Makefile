@@ -5,15 +5,20 @@
 SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell cat VERSION)
-REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-NODE_EXPORTER_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/prometheus/node_exporter)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILD_USER ?= $(shell id -un)
+# The commit's time (as packaging/build-deb.sh and a plain go build take it), so that a build is reproducible.
+BUILD_DATE ?= $(shell date -u -d @$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)} +%Y-%m-%dT%H:%M:%SZ)
+# Both binaries' --version and <name>_build_info come from prometheus/common/version, as
+# every Prometheus binary's do; node_exporter's version is read from the build information.
+VERSION_PKG := github.com/prometheus/common/version
 LDFLAGS := -s -w \
-	-X github.com/hostpush/hostpush/agent.Version=$(VERSION) \
-	-X github.com/hostpush/hostpush/agent.Revision=$(REVISION) \
-	-X github.com/hostpush/hostpush/agent.NodeExporterVersion=$(NODE_EXPORTER_VERSION)
-IMAGESERVER_LDFLAGS := -s -w \
-	-X github.com/hostpush/hostpush/imageserver.Version=$(VERSION) \
-	-X github.com/hostpush/hostpush/imageserver.Revision=$(REVISION)
+	-X $(VERSION_PKG).Version=$(VERSION) \
+	-X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) \
+	-X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
+	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
 .PHONY: help deps build run test lint clean deb acceptance bench-agent bench-imageserver
 
@@ -26,7 +31,7 @@ deps: ## install the Debian packages tests need (idempotent)
 build: ## bin/hostpush (static, pure Go) and the other binaries
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hostpush ./cmd/hostpush
 	@pkg-config --exists vips || packaging/install-deps.sh run
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(IMAGESERVER_LDFLAGS)' -o bin/imageserver ./cmd/imageserver
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/imageserver ./cmd/imageserver
 
 run: build ## Pushgateway, Prometheus, imageserver and hostpush on loopback (cmd/devstack); Ctrl-C stops them
 	@packaging/install-deps.sh run
@@ -50,7 +55,7 @@ acceptance: deb ## both .debs under a real systemd (nspawn) on Debian 12 and 13,
 	$(GO) test -count=1 -timeout 40m -tags acceptance ./packaging/acceptance/ -v
 
 .PHONY: ldflags
-ldflags: ## print hostpush's linker flags (the acceptance test builds a newer package with them)
+ldflags: ## print the binaries' linker flags (the acceptance test builds a newer package with them)
 	@echo '$(LDFLAGS)'
 
 bench-agent: build ## hostpush vs node_exporter + curl script, each with its own Pushgateway: CPU per cycle, peak RSS (out/bench-agent.txt, ~4 min)

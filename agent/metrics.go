@@ -1,16 +1,9 @@
 package agent
 
 import (
-	"runtime"
-
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// Build information, set with -ldflags -X by the Makefile.
-var (
-	Version             = "dev"
-	Revision            = "unknown"
-	NodeExporterVersion = "unknown"
+	"github.com/hostpush/hostpush/internal/buildinfo"
 )
 
 // Metrics are hostpush's own metrics, pushed with the host group.
@@ -53,17 +46,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Series in the last batch handed to the senders.",
 		}),
 	}
-	info := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "hostpush_build_info",
-		Help: "A metric with a constant '1' value labeled by version, revision, goversion and node_exporter_version from which hostpush was built.",
-		ConstLabels: prometheus.Labels{
-			"version": Version, "revision": Revision, "goversion": runtime.Version(),
-			"node_exporter_version": NodeExporterVersion,
-		},
-	})
-	info.Set(1)
+	// node_exporter_build_info's labels, and the version of the collectors
+	// embedded, which stand in for node_exporter itself
+	info := buildinfo.Collector("hostpush", prometheus.Labels{"node_exporter_version": NodeExporterVersion()})
 	reg.MustRegister(m.pushes, m.pushDuration, m.lastSuccess, m.gatherDur, m.skipped, m.series, info)
 	return m
+}
+
+// NodeExporterVersion is the version of node_exporter whose collectors
+// are linked in.
+func NodeExporterVersion() string {
+	return buildinfo.ModuleVersion("github.com/prometheus/node_exporter")
 }
 
 // forget drops the series of a sender that a reload removed, so they are

@@ -30,12 +30,6 @@ import (
 	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
-// Version and Revision are set at build time (-ldflags -X).
-var (
-	Version  = "dev"
-	Revision = "unknown"
-)
-
 // pipelineVersion changes the ETags and cache keys when the pipeline's
 // output for the same request changes.
 const pipelineVersion = "1"

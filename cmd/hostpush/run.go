@@ -23,11 +23,13 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
 
 	"github.com/hostpush/hostpush/agent"
 	"github.com/hostpush/hostpush/cmd/hostpush/config"
 	"github.com/hostpush/hostpush/collectors/node"
 	"github.com/hostpush/hostpush/internal/batch"
+	"github.com/hostpush/hostpush/internal/buildinfo"
 	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/override"
 )
@@ -138,7 +140,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return loop.Once(ctx)
 	}
-	logger.Info("starting hostpush", "version", agent.Version, "collectors", len(nodeC.Enabled()),
+	logger.Info("starting hostpush", "version", version.Version, "revision", version.GetRevision(), "collectors", len(nodeC.Enabled()),
 		"interval", settings.Interval, "senders", senderNames(settings.Senders))
 	if f.listen != "" {
 		srv, err := serve(f.listen, reg, logger)
@@ -151,9 +153,10 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return loop.Run(ctx)
 }
 
+// versionText is prometheus/common/version's, with the version of the
+// node_exporter collectors inside.
 func versionText() string {
-	return fmt.Sprintf("hostpush, version %s (revision: %s)\n  node_exporter: %s\n  go version: %s\n  platform: %s/%s",
-		agent.Version, agent.Revision, agent.NodeExporterVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return buildinfo.Print("hostpush") + "\n  node_exporter:    " + agent.NodeExporterVersion()
 }
 
 // configFile returns the --config.file that args give. The file is read

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,9 @@ import (
 	"time"
 
 	"github.com/davidbyttow/govips/v2/vips"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/version"
 
 	"github.com/hostpush/hostpush/imageserver/pipeline"
 	"github.com/hostpush/hostpush/imageserver/testimages"
@@ -187,6 +191,7 @@ func TestServeNotifyShutdown(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "public, max-age=3600" {
 		t.Errorf("image: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
 	}
+	checkBuildInfo(t, "http://"+addr+"/metrics")
 	cancel()
 	select {
 	case code := <-done:
@@ -201,6 +206,39 @@ func TestServeNotifyShutdown(t *testing.T) {
 	defer mu.Unlock()
 	if states[len(states)-1] != "STOPPING=1" {
 		t.Errorf("notifications %q, want STOPPING=1 last", states)
+	}
+}
+
+// checkBuildInfo: imageserver_build_info carries prometheus/common/version's
+// labels, and --version says the same.
+func checkBuildInfo(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fams["imageserver_build_info"]
+	if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetGauge().GetValue() != 1 {
+		t.Fatalf("imageserver_build_info: %v", f)
+	}
+	labels := map[string]string{}
+	for _, l := range f.GetMetric()[0].GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	want := map[string]string{"version": version.Version, "revision": version.GetRevision(), "branch": version.Branch,
+		"goversion": runtime.Version(), "goos": runtime.GOOS, "goarch": runtime.GOARCH, "tags": version.GetTags()}
+	if !maps.Equal(labels, want) || labels["version"] == "" {
+		t.Errorf("imageserver_build_info labels %v, want %v", labels, want)
+	}
+	_, out, _ := runCmd(t, "--version")
+	if first := fmt.Sprintf("imageserver, version %s (branch: %s, revision: %s)\n", want["version"], want["branch"], want["revision"]); !strings.HasPrefix(out, first) {
+		t.Errorf("--version %q, want it to start %q", out, first)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	promslogflag "github.com/prometheus/common/promslog/flag"
 
 	"github.com/hostpush/hostpush/imageserver"
+	"github.com/hostpush/hostpush/internal/buildinfo"
 	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/override"
 	"github.com/hostpush/hostpush/internal/yamlconf"
@@ -91,17 +92,12 @@ func setBytes(dst *int64, v string) error {
 	return err
 }
 
-func versionText() string {
-	return fmt.Sprintf("imageserver, version %s (revision: %s)\n  go version: %s\n  platform: %s/%s",
-		imageserver.Version, imageserver.Revision, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
-
 func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app := kingpin.New("imageserver", "Serve imgix-style image URLs transformed with libvips.")
 	app.UsageWriter(stdout).ErrorWriter(stderr)
 	terminated := false
 	app.Terminate(func(int) { terminated = true })
-	app.Version(versionText())
+	app.Version(buildinfo.Print("imageserver"))
 	app.HelpFlag.Short('h')
 	f := defineFlags(app, imageserver.DefaultConfig(runtime.NumCPU()))
 	if _, err := app.Parse(args); err != nil {
@@ -124,7 +120,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector(),
-		buildInfo())
+		buildinfo.Collector("imageserver", nil))
 	srv, err := imageserver.New(cfg, logger, reg)
 	if err != nil {
 		return cli.ConfigError{Err: err}
@@ -172,13 +168,4 @@ func notify(logger *slog.Logger, state string) {
 	if _, err := daemon.SdNotify(false, state); err != nil {
 		logger.Warn("notifying systemd", "state", state, "err", err)
 	}
-}
-
-func buildInfo() prometheus.Collector {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "imageserver_build_info",
-		Help: "Version, revision and Go version imageserver was built with; always 1.",
-	}, []string{"version", "revision", "goversion"})
-	g.WithLabelValues(imageserver.Version, imageserver.Revision, runtime.Version()).Set(1)
-	return g
 }

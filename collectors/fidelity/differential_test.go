@@ -33,8 +33,8 @@ func TestDifferentialNodeExporter(t *testing.T) {
 
 	// hostpush_build_info stands in for node_exporter_build_info.
 	bi := hpFams["hostpush_build_info"]
-	if bi == nil || len(bi.GetMetric()) != 1 || label(bi.GetMetric()[0], "node_exporter_version") == "" {
-		t.Errorf("hostpush_build_info with a node_exporter_version label missing: %v", bi)
+	if want := nodeExporterModule(t).Version; bi == nil || len(bi.GetMetric()) != 1 || label(bi.GetMetric()[0], "node_exporter_version") != want {
+		t.Errorf("hostpush_build_info with node_exporter_version=%q missing: %v", want, bi)
 	}
 }
 
