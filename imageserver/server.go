@@ -47,6 +47,9 @@ type Config struct {
 	Admission        admission.Config
 	Pipeline         pipeline.Config
 	AVIF             AVIFConfig
+	// SeparateMetrics leaves /metrics off the image handler, for a
+	// listener of its own that serves Metrics.
+	SeparateMetrics bool
 }
 
 // DefaultConfig returns the defaults for a machine with cores CPUs. The
@@ -105,16 +108,17 @@ func (c Config) Validate() error {
 
 // Server is the HTTP handler of the image server.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	root  *os.Root
-	pipe  processor
-	main  *pool // every transform holds one of its workers
-	avif  *pool // and an AVIF one holds one of these first
-	th    *threads
-	cache *cache.Cache
-	m     *metrics
-	mux   http.Handler
+	cfg     Config
+	log     *slog.Logger
+	root    *os.Root
+	pipe    processor
+	main    *pool // every transform holds one of its workers
+	avif    *pool // and an AVIF one holds one of these first
+	th      *threads
+	cache   *cache.Cache
+	m       *metrics
+	metrics http.Handler // /metrics
+	mux     http.Handler
 }
 
 // processor is what the server needs of the pipeline.
@@ -146,12 +150,19 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Server, error
 	if s.pipe, err = pipeline.New(cfg.Pipeline, s.m, log.With("component", "pipeline")); err != nil {
 		return nil, err
 	}
+	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if !cfg.SeparateMetrics {
+		mux.Handle("GET /metrics", s.metrics)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux = mux
 	return s, nil
 }
+
+// Metrics serves the registry New was given, as /metrics does on the image
+// handler unless Config.SeparateMetrics is set.
+func (s *Server) Metrics() http.Handler { return s.metrics }
 
 // Close waits for transforms in flight and closes the image directory.
 func (s *Server) Close() error {
@@ -164,7 +175,7 @@ func (s *Server) Close() error {
 // cleaning, so that traversal attempts reach os.Root and are refused there)
 // and the rest to /metrics and /healthz.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/metrics" || r.URL.Path == "/healthz" {
+	if r.URL.Path == "/metrics" && !s.cfg.SeparateMetrics || r.URL.Path == "/healthz" {
 		s.mux.ServeHTTP(w, r)
 		return
 	}

@@ -559,3 +559,23 @@ func fieldKeys(t *testing.T, err error) []string {
 	}
 	return []string{fe.Key}
 }
+
+// TestSeparateMetrics: with SeparateMetrics, the image handler answers
+// /metrics 404 and Metrics serves the registry instead.
+func TestSeparateMetrics(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.SeparateMetrics = true })
+	if r := f.get(t, "/metrics"); r.code != 404 {
+		t.Errorf("/metrics on the image handler: %d, want 404", r.code)
+	}
+	if r := f.get(t, "/healthz"); r.code != 200 {
+		t.Errorf("/healthz: %d", r.code)
+	}
+	rec := httptest.NewRecorder()
+	f.srv.Metrics().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "imageserver_http_requests_total{code=\"404\"} 1") {
+		t.Errorf("Metrics: %d %.200s", rec.Code, rec.Body.String())
+	}
+	if r := newFixture(t, nil).get(t, "/metrics"); r.code != 200 {
+		t.Errorf("/metrics by default: %d, want 200", r.code)
+	}
+}

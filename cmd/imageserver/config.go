@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hostpush/hostpush/imageserver"
+	"github.com/hostpush/hostpush/internal/webconfig"
 	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
@@ -16,7 +17,9 @@ import (
 // given on the command line win over the file.
 type fileConfig struct {
 	Web struct {
-		ListenAddress *string `yaml:"listen_address"`
+		ListenAddress        *string `yaml:"listen_address"`
+		MetricsListenAddress *string `yaml:"metrics_listen_address"`
+		ConfigFile           *string `yaml:"config_file"`
 	} `yaml:"web"`
 	Images struct {
 		Dir    *string `yaml:"dir"`
@@ -60,9 +63,12 @@ func loadFile(path string) (fc *fileConfig, data []byte, err error) {
 	return fc, data, nil
 }
 
-// apply copies the keys set in the file into cfg.
-func (fc *fileConfig) apply(cfg *imageserver.Config, listen, tokenFile *string) {
-	set(listen, fc.Web.ListenAddress)
+// apply copies the keys set in the file into s.
+func (fc *fileConfig) apply(s *settings) {
+	cfg := &s.cfg
+	set(&s.listen, fc.Web.ListenAddress)
+	set(&s.metricsListen, fc.Web.MetricsListenAddress)
+	set(&s.webConfig, fc.Web.ConfigFile)
 	set(&cfg.ImagesDir, fc.Images.Dir)
 	set(&cfg.Prefix, fc.Images.Prefix)
 	setSize(&cfg.CacheSize, fc.Cache.Size)
@@ -73,7 +79,7 @@ func (fc *fileConfig) apply(cfg *imageserver.Config, listen, tokenFile *string) 
 	}
 	set(&cfg.Admission.Timeout, fc.Queue.Timeout)
 	set(&cfg.Admission.QueueSize, fc.Queue.Size)
-	set(tokenFile, fc.Sign.TokenFile)
+	set(&s.tokenFile, fc.Sign.TokenFile)
 	set(&cfg.Pipeline.MaxSourcePixels, fc.Limits.MaxSourcePixels)
 	setSize(&cfg.MaxSourceBytes, fc.Limits.MaxSourceBytes)
 	set(&cfg.TransformTimeout, fc.Limits.TransformTimeout)
@@ -98,26 +104,44 @@ func setSize(dst *int64, v *yamlconf.ByteSize) {
 // gave, and validates the result. A problem with a setting the file gave
 // is placed at its line; one with a flag's or a default's is not, as
 // hostpush reports them.
-func (f *flags) config() (imageserver.Config, string, error) {
+func (f *flags) config() (settings, error) {
 	s := settings{cfg: imageserver.DefaultConfig(runtime.NumCPU()), listen: ":3002"}
 	var data []byte
 	if f.configFile != "" {
 		fc, d, err := loadFile(f.configFile)
 		if err != nil {
-			return s.cfg, "", err
+			return s, err
 		}
-		fc.apply(&s.cfg, &s.listen, &s.tokenFile)
+		fc.apply(&s)
 		s.fileQueueSize, data = fc.Queue.Size != nil, d
 	}
-	err := errors.Join(f.over.Apply(&s), s.readToken(), s.cfg.Validate())
+	err := errors.Join(f.over.Apply(&s), s.readToken(), s.checkWeb(), s.cfg.Validate())
 	if data != nil {
 		err = yamlconf.Locate(f.configFile, data, err, func(key string) bool { return !f.over.Given(flagName(key)) })
 	}
-	return s.cfg, s.listen, err
+	return s, err
 }
 
 // flagName is the flag of a file key: the same path, with dashes.
-func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+func flagName(key string) string {
+	if key == "web.config_file" {
+		return "web.config.file" // as every exporter spells it
+	}
+	return strings.ReplaceAll(key, "_", "-")
+}
+
+// checkWeb checks the metrics listener's settings: the web configuration
+// secures only that listener, so without one it would protect nothing.
+func (s *settings) checkWeb() error {
+	s.cfg.SeparateMetrics = s.metricsListen != ""
+	if s.webConfig != "" && s.metricsListen == "" {
+		return yamlconf.Errorf("web.config_file", "needs web.metrics_listen_address (--web.metrics-listen-address): it secures that listener; the image port has no TLS or auth")
+	}
+	if err := webconfig.Check(s.webConfig); err != nil {
+		return err
+	}
+	return nil
+}
 
 // readToken reads the signing token from its file, if one is set.
 func (s *settings) readToken() error {

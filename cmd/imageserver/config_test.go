@@ -44,17 +44,19 @@ func parseConfig(t *testing.T, args ...string) imageserver.Config {
 	if _, err := app.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _, err := f.config()
+	s, err := f.config()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return s.cfg
 }
 
 func TestLoadFileApplies(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.yml")
 	body := `web:
   listen_address: 127.0.0.1:9999
+  metrics_listen_address: 127.0.0.1:9998
+  config_file: /etc/web.yml
 images:
   dir: /srv/img
   prefix: /img
@@ -86,10 +88,10 @@ avif:
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := imageserver.DefaultConfig(2)
-	listen, token := ":3002", ""
-	fc.apply(&cfg, &listen, &token)
-	if listen != "127.0.0.1:9999" || token != "/etc/token" || cfg.ImagesDir != "/srv/img" || cfg.Prefix != "/img" ||
+	s := settings{cfg: imageserver.DefaultConfig(2), listen: ":3002"}
+	fc.apply(&s)
+	cfg, listen, token := s.cfg, s.listen, s.tokenFile
+	if listen != "127.0.0.1:9999" || s.metricsListen != "127.0.0.1:9998" || s.webConfig != "/etc/web.yml" || token != "/etc/token" || cfg.ImagesDir != "/srv/img" || cfg.Prefix != "/img" ||
 		cfg.CacheSize != 64<<20 || cfg.MaxAge != time.Hour || cfg.Admission.Workers != 3 || cfg.Admission.QueueSize != 24 ||
 		cfg.Admission.Timeout != 250*time.Millisecond || cfg.Pipeline.MaxSourcePixels != 1000 || cfg.MaxSourceBytes != 1<<20 ||
 		cfg.TransformTimeout != 3*time.Second || cfg.Pipeline.MaxOutputPixels != 4_000_000 || cfg.Pipeline.MaxAVIFOutputPixels != 1_000_000 ||
@@ -126,10 +128,9 @@ func FuzzLoadFile(f *testing.F) {
 			}
 			return
 		}
-		cfg := imageserver.DefaultConfig(2)
-		var listen, token string
-		fc.apply(&cfg, &listen, &token)
-		_ = yamlconf.Locate(p, data, cfg.Validate(), func(string) bool { return true })
+		s := settings{cfg: imageserver.DefaultConfig(2)}
+		fc.apply(&s)
+		_ = yamlconf.Locate(p, data, s.cfg.Validate(), func(string) bool { return true })
 	})
 }
 
@@ -151,11 +152,11 @@ func TestFlagsOverFile(t *testing.T) {
 		if _, err := app.Parse(append(args, "--images.dir="+dir)); err != nil {
 			t.Fatal(err)
 		}
-		cfg, _, err := f.config()
+		s, err := f.config()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return cfg
+		return s.cfg
 	}
 	if c := parse("", "--workers=3"); c.Admission.QueueSize != 24 {
 		t.Errorf("--workers=3: queue size %d, want 24", c.Admission.QueueSize)

@@ -67,6 +67,8 @@ func TestConfigErrors(t *testing.T) {
 	badSize := write("size.yml", "cache:\n  size: lots\n")
 	badQueue := write("queue.yml", "images:\n  dir: "+dir+"\nqueue:\n  size: -1\n")
 	empty := write("token", "\n")
+	badWeb := write("web.yml", "basic_auth_users:\n  alice: plaintext\n")
+	webNoListener := write("webonly.yml", "images:\n  dir: "+dir+"\nweb:\n  config_file: "+badWeb+"\n")
 	cases := []struct {
 		args []string
 		want string
@@ -90,6 +92,12 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--config.file=" + filepath.Join(dir, "missing.yml")}, "reading config file"},
 		{[]string{"--images.dir=" + dir, "--sign.token-file=" + empty}, "imageserver: sign.token_file: " + empty + " is empty"},
 		{[]string{"--images.dir=" + dir, "--sign.token-file=" + filepath.Join(dir, "none")}, "imageserver: sign.token_file: reading the token"},
+		{[]string{"--images.dir=" + dir, "--web.config.file=" + badWeb}, "imageserver: web.config_file: needs web.metrics_listen_address"},
+		{[]string{"--config.file=" + webNoListener}, webNoListener + ":4: web.config_file: needs web.metrics_listen_address"},
+		{[]string{"--images.dir=" + dir, "--web.metrics-listen-address=127.0.0.1:0", "--web.config.file=" + badWeb},
+			"imageserver: " + badWeb + ":2: basic_auth_users.alice: the password is not a bcrypt hash"},
+		{[]string{"--images.dir=" + dir, "--web.metrics-listen-address=127.0.0.1:0", "--web.config.file=" + filepath.Join(dir, "none.yml")},
+			"imageserver: reading the web config file: open " + filepath.Join(dir, "none.yml")},
 		{[]string{"--no-such-flag"}, "unknown long flag '--no-such-flag'"},
 		{[]string{"--images.dir=" + dir, "--log.level=loud"}, "unrecognized log level loud"},
 	}
@@ -137,13 +145,7 @@ func TestVersionAndHelp(t *testing.T) {
 // served, STOPPING=1 and a clean exit on cancellation.
 func TestServeNotifyShutdown(t *testing.T) {
 	dir := t.TempDir()
-	imgs := filepath.Join(dir, "img")
-	if err := os.MkdirAll(imgs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(imgs, "gophers.jpg"), testimages.JPEG(testimages.Gradient(640, 480)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	imgs := imageDir(t, dir, "gophers.jpg", testimages.JPEG(testimages.Gradient(640, 480)))
 	addr := freeAddr(t)
 	cfg := filepath.Join(dir, "c.yml")
 	body := fmt.Sprintf("web:\n  listen_address: %q\nimages:\n  dir: %q\n  prefix: /wrong\ncache:\n  size: 1MiB\n  max_age: 1h\nqueue:\n  timeout: 2s\n", addr, imgs)
@@ -171,12 +173,7 @@ func TestServeNotifyShutdown(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	var stderr bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"--config.file=" + cfg, "--images.prefix=/assets/images", "--log.level=warn"}, io.Discard, &stderr)
-	}()
+	stop := startServer(t, "--config.file="+cfg, "--images.prefix=/assets/images", "--log.level=warn")
 	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(states) > 0 })
 	mu.Lock()
 	if states[0] != "READY=1" {
@@ -192,15 +189,7 @@ func TestServeNotifyShutdown(t *testing.T) {
 		t.Errorf("image: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
 	}
 	checkBuildInfo(t, "http://"+addr+"/metrics")
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit %d: %s", code, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("no exit within 15 s of cancellation")
-	}
+	stop()
 	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(states) >= 2 })
 	mu.Lock()
 	defer mu.Unlock()
@@ -254,15 +243,9 @@ func TestBinaryOverload(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	imgs := filepath.Join(dir, "img")
-	if err := os.MkdirAll(imgs, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// with an ICC profile, so that the first transforms of the fresh process
 	// race for govips' profile file (once answered 422 "corrupt profile")
-	if err := os.WriteFile(filepath.Join(imgs, "big.jpg"), withICC(t, testimages.JPEG(testimages.Gradient(3000, 2000))), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	imgs := imageDir(t, dir, "big.jpg", withICC(t, testimages.JPEG(testimages.Gradient(3000, 2000))))
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "--images.dir="+imgs, "--web.listen-address="+addr, "--workers=2", "--queue.size=4", "--queue.timeout=300ms", "--log.level=warn")
 	cmd.Stderr = os.Stderr
@@ -306,6 +289,19 @@ func TestBinaryOverload(t *testing.T) {
 	if hwm > 400e6 {
 		t.Errorf("peak RSS %.0f MB, want at most 400 MB", float64(hwm)/1e6)
 	}
+}
+
+// imageDir makes dir/img holding one image and returns its path.
+func imageDir(t *testing.T, dir, name string, image []byte) string {
+	t.Helper()
+	imgs := filepath.Join(dir, "img")
+	if err := os.MkdirAll(imgs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(imgs, name), image, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return imgs
 }
 
 // withICC returns the JPEG with an sRGB ICC profile embedded.

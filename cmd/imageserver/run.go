@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -35,6 +34,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type settings struct {
 	cfg               imageserver.Config
 	listen, tokenFile string
+	metricsListen     string // "": /metrics on the image port
+	webConfig         string // secures the metrics listener
 	fileQueueSize     bool
 }
 
@@ -51,6 +52,10 @@ func defineFlags(app *kingpin.Application, def imageserver.Config) *flags {
 	app.Flag("config.file", "YAML configuration file; flags given here win over it.").StringVar(&f.configFile)
 	override.Field(&f.over, app.Flag("web.listen-address", "Address to serve images, /metrics and /healthz on.").Default(":3002"),
 		str, func(s *settings) *string { return &s.listen })
+	override.Field(&f.over, app.Flag("web.metrics-listen-address", "Serve /metrics on this address instead, with --web.config.file (off: on the image port, without TLS or auth)."),
+		str, func(s *settings) *string { return &s.metricsListen })
+	override.Field(&f.over, app.Flag("web.config.file", "exporter-toolkit web configuration (TLS, basic auth) of the --web.metrics-listen-address listener; see https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md"),
+		str, func(s *settings) *string { return &s.webConfig })
 	override.Field(&f.over, app.Flag("images.dir", "Directory the images are served from (required)."),
 		str, func(s *settings) *string { return &s.cfg.ImagesDir })
 	override.Field(&f.over, app.Flag("images.prefix", "URL path prefix of the images.").Default(def.Prefix),
@@ -106,10 +111,11 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if terminated {
 		return nil
 	}
-	cfg, listen, err := f.config()
+	set, err := f.config()
 	if err != nil {
 		return cli.ConfigError{Err: err}
 	}
+	cfg := set.cfg
 	logger := promslog.New(&f.log)
 	if os.Getenv("GOGC") == "" {
 		// the heap is mostly cached results and pixel buffers without
@@ -127,11 +133,21 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.Close()
 
-	ln, err := net.Listen("tcp", listen)
+	servers, err := listeners(set, srv, logger)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", listen, err)
+		return err
 	}
-	hs := &http.Server{
+	logger.Info("listening", "address", servers[0].ln.Addr().String(), "metrics", servers[len(servers)-1].ln.Addr().String(),
+		"images", cfg.ImagesDir, "prefix", cfg.Prefix, "workers", cfg.Admission.Workers, "signed", cfg.SignToken != "")
+	notify(logger, daemon.SdNotifyReady)
+	return serveUntil(ctx, servers, logger)
+}
+
+// listeners opens the image port and, when set, the metrics listener
+// (secured by the web configuration file), before anything is served.
+func listeners(set settings, srv *imageserver.Server, logger *slog.Logger) ([]*server, error) {
+	cfg := set.cfg
+	images, err := listen("images", set.listen, &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -139,28 +155,39 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	})
+	if err != nil || set.metricsListen == "" {
+		return []*server{images}, err
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	logger.Info("listening", "address", ln.Addr().String(), "images", cfg.ImagesDir, "prefix", cfg.Prefix,
-		"workers", cfg.Admission.Workers, "signed", cfg.SignToken != "")
-	notify(logger, daemon.SdNotifyReady)
+	metrics, err := listen("metrics", set.metricsListen, metricsServer(srv.Metrics(), logger))
+	if err != nil {
+		_ = images.ln.Close()
+		return nil, err
+	}
+	return []*server{images, metrics.secure(set.webConfig, logger)}, nil
+}
 
+// serveUntil serves until ctx ends or a server fails, then stops them all,
+// giving requests in flight at most 10 s.
+func serveUntil(ctx context.Context, servers []*server, logger *slog.Logger) error {
+	failed := make(chan error, len(servers))
+	for _, s := range servers {
+		s.start(failed)
+	}
+	var err error
 	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serving: %w", err)
+	case err = <-failed:
+		err = fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
 	notify(logger, daemon.SdNotifyStopping)
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		logger.Warn("shutdown did not finish in time", "err", err)
-		_ = hs.Close()
+	for _, s := range servers {
+		s.stop(sctx, logger)
 	}
-	<-serveErr
-	return nil
+	return err
 }
 
 // notify tells systemd (when it started us with NOTIFY_SOCKET) about state.
