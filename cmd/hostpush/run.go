@@ -44,6 +44,8 @@ type flags struct {
 	interval                               time.Duration
 	once, dryRun, checkConfig, noDefaults  bool
 	maxProcs                               int
+	cpuProfile                             string
+	profileCycles                          int
 	set                                    map[string]*bool
 	log                                    promslog.Config
 }
@@ -62,6 +64,8 @@ func defineFlags(app *kingpin.Application) *flags {
 	app.Flag("web.listen-address", "Also serve the gather at /metrics and /healthz on this address (off by default).").StringVar(&f.listen)
 	app.Flag("runtime.gomaxprocs", "The target number of CPUs Go will run on (GOMAXPROCS).").Envar("GOMAXPROCS").Default("1").IntVar(&f.maxProcs)
 	app.Flag("collector.disable-defaults", "Set all collectors to disabled by default.").Default("false").BoolVar(&f.noDefaults)
+	app.Flag("debug.cpu-profile", "Write a CPU profile of whole cycles in steady state (from the second gather on) to this file, for `go tool pprof`.").Hidden().StringVar(&f.cpuProfile)
+	app.Flag("debug.cpu-profile.cycles", "Cycles the CPU profile covers.").Hidden().Default("30").IntVar(&f.profileCycles)
 	promslogflag.AddFlags(app, &f.log)
 	return f
 }
@@ -123,6 +127,9 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := file.Validate(); err != nil {
 		return configError{err}
 	}
+	if err := validProfileCycles(f.profileCycles); err != nil {
+		return configError{err}
+	}
 	if f.checkConfig {
 		fmt.Fprintf(stdout, "hostpush: configuration %s is valid\n", orDefault(cfgPath, "(built-in defaults)"))
 		return nil
@@ -146,8 +153,14 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return configError{err}
 	}
+	var host prometheus.Gatherer = prometheus.Gatherers{reg, &w.writers}
+	if f.cpuProfile != "" {
+		prof := &cpuProfiler{next: host, path: f.cpuProfile, cycles: f.profileCycles, logger: logger}
+		defer prof.Close()
+		host = prof
+	}
 	loop := agent.New(agent.Config{
-		Settings: settings, Host: prometheus.Gatherers{reg, &w.writers}, Metrics: metrics, Logger: logger,
+		Settings: settings, Host: host, Metrics: metrics, Logger: logger,
 		Notifier: agent.SystemdNotifier{}, Watchdog: agent.SystemdWatchdog(),
 		ShutdownTimeout: 1500 * time.Millisecond,
 	})
