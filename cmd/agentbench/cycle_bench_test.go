@@ -125,8 +125,24 @@ func BenchmarkGather(b *testing.B) {
 }
 
 // BenchmarkEncode is the protobuf encoding of one gather, as the
-// pushgateway sender does it.
+// pushgateway sender does it (protowire, pushgateway.AppendDelimited).
 func BenchmarkEncode(b *testing.B) {
+	reg := setup(b)
+	fams, _ := reg.Gather()
+	var buf []byte
+	defer cpuMeter(b)()
+	for b.Loop() {
+		buf = buf[:0]
+		for _, f := range fams {
+			buf = pushgateway.AppendDelimited(buf, f)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "bytes/push")
+}
+
+// BenchmarkEncodeExpfmt is the encoding the sender used before: expfmt's
+// delimited encoder, proto.Marshal by reflection. The bytes are the same.
+func BenchmarkEncodeExpfmt(b *testing.B) {
 	reg := setup(b)
 	fams, _ := reg.Gather()
 	var buf bytes.Buffer
