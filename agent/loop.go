@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // Settings are the parts of the loop that a reload may change.
@@ -262,7 +260,7 @@ func (l *Loop) gather(ctx context.Context, s Settings) *Batch {
 	fams, err := l.cfg.Host.Gather()
 	l.reportGather(err)
 	wg.Wait()
-	b.Groups = append(b.Groups, Group{Job: s.Job, Families: dropGo(fams)})
+	b.Groups = append(b.Groups, Group{Job: s.Job, Families: DropGo(fams)})
 	b.Groups = append(b.Groups, extra...)
 	l.cfg.Metrics.gatherDur.Set(time.Since(begin).Seconds())
 	return b
@@ -279,19 +277,6 @@ func (l *Loop) reportGather(err error) {
 		l.cfg.Logger.Warn("gather returned errors; pushing the rest", "err", err)
 	}
 	l.gathErr = msg
-}
-
-// dropGo removes go_* families: they would collide with the Pushgateway's
-// own. hostpush registers no Go collector; this guards against a collector
-// that brings some.
-func dropGo(fams []*dto.MetricFamily) []*dto.MetricFamily {
-	out := fams[:0]
-	for _, f := range fams {
-		if !strings.HasPrefix(f.GetName(), "go_") {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 func (l *Loop) send(ctx context.Context, s Settings, snd Sender, b *Batch) error {

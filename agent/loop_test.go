@@ -300,13 +300,13 @@ func TestDropGo(t *testing.T) {
 	reg.MustRegister(prometheus.NewGoCollector())
 	NewMetrics(reg)
 	fams, _ := reg.Gather()
-	for _, f := range dropGo(fams) {
+	for _, f := range DropGo(fams) {
 		if strings.HasPrefix(f.GetName(), "go_") {
 			t.Fatalf("%s kept", f.GetName())
 		}
 	}
 	names := []string{}
-	for _, f := range dropGo(fams) {
+	for _, f := range DropGo(fams) {
 		names = append(names, f.GetName())
 	}
 	if !slices.Contains(names, "hostpush_build_info") {

@@ -153,14 +153,17 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return configError{err}
 	}
-	var host prometheus.Gatherer = prometheus.Gatherers{reg, &w.writers}
+	var host prometheus.Gatherer = w
 	if f.cpuProfile != "" {
 		prof := &cpuProfiler{next: host, path: f.cpuProfile, cycles: f.profileCycles, logger: logger}
 		defer prof.Close()
 		host = prof
 	}
+	// The loop and /metrics share gathers: a scrape during a gather gets
+	// its result, and serves what is pushed.
+	shared := agent.NewSharedGatherer(host)
 	loop := agent.New(agent.Config{
-		Settings: settings, Host: host, Metrics: metrics, Logger: logger,
+		Settings: settings, Host: shared, Metrics: metrics, Logger: logger,
 		Notifier: agent.SystemdNotifier{}, Watchdog: agent.SystemdWatchdog(),
 		ShutdownTimeout: 1500 * time.Millisecond,
 	})
@@ -170,7 +173,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger.Info("starting hostpush", "version", agent.Version, "collectors", len(nodeC.Enabled()),
 		"interval", settings.Interval, "senders", senderNames(settings.Senders))
 	if f.listen != "" {
-		srv, err := serve(f.listen, reg, logger)
+		srv, err := serve(f.listen, metricsHandler(shared), logger)
 		if err != nil {
 			return configError{err}
 		}
@@ -259,9 +262,17 @@ func dryRun(g prometheus.Gatherer, w io.Writer, logger *slog.Logger) error {
 	return nil
 }
 
-func serve(addr string, g prometheus.Gatherer, logger *slog.Logger) (*http.Server, error) {
+// metricsHandler serves the host group as it is pushed (collectors, own
+// metrics, remote_write outputs' metrics; no go_*) from g, which should be
+// the loop's SharedGatherer so a scrape never starts a second gather. It
+// is a plain http.Handler, to be mounted on any server.
+func metricsHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+func serve(addr string, metrics http.Handler, logger *slog.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("/metrics", metrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", addr)
