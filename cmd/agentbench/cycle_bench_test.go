@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"sort"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/node_exporter/collector"
 
 	"github.com/hostpush/hostpush/agent"
 	"github.com/hostpush/hostpush/agent/pushgateway"
@@ -34,7 +32,7 @@ var (
 	setupOnce sync.Once
 	setupErr  error
 	benchReg  *prometheus.Registry
-	benchNode *collector.NodeCollector
+	benchNode *node.Collector
 )
 
 // setup builds hostpush's registry with its default collectors once per
@@ -56,7 +54,7 @@ func setup(b *testing.B) *prometheus.Registry {
 		benchReg = prometheus.NewRegistry()
 		benchReg.MustRegister(nc, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		agent.NewMetrics(benchReg)
-		benchNode, setupErr = collector.NewNodeCollector(logger)
+		benchNode = nc
 	})
 	if setupErr != nil {
 		b.Fatal(setupErr)
@@ -83,18 +81,15 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkCollector runs each node_exporter collector alone: their sum is
-// the floor of a cycle, whoever embeds them.
+// BenchmarkCollector runs each collector hostpush runs alone: their sum
+// is the floor of a cycle, whoever embeds them. "process" is
+// client_golang's process collector, which node_exporter runs too.
 func BenchmarkCollector(b *testing.B) {
 	setup(b)
-	names := make([]string, 0, len(benchNode.Collectors))
-	for n := range benchNode.Collectors {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		c := benchNode.Collectors[n]
-		b.Run(n, func(b *testing.B) {
+	run := func(name string, c interface {
+		Collect(chan<- prometheus.Metric)
+	}) {
+		b.Run(name, func(b *testing.B) {
 			defer cpuMeter(b)()
 			for b.Loop() {
 				ch := make(chan prometheus.Metric, 64)
@@ -104,13 +99,23 @@ func BenchmarkCollector(b *testing.B) {
 					}
 					close(done)
 				}()
-				_ = c.Update(ch)
+				c.Collect(ch)
 				close(ch)
 				<-done
 			}
 		})
 	}
+	for _, n := range benchNode.Enabled() {
+		run(n, updaterCollector{benchNode.Updater(n)})
+	}
+	run("process", collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
+
+// updaterCollector runs a node_exporter collector's Update as Collect,
+// ignoring its error as a failing collector's metrics are still sent.
+type updaterCollector struct{ u node.Updater }
+
+func (c updaterCollector) Collect(ch chan<- prometheus.Metric) { _ = c.u.Update(ch) }
 
 // BenchmarkGather is the registry's Gather: all collectors concurrently,
 // then client_golang turning the metrics into sorted families.

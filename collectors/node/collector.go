@@ -144,6 +144,17 @@ func (c *Collector) Enabled() []string {
 	return names
 }
 
+// Updater returns the enabled collector of that name, nil if there is
+// none, for a benchmark that runs one collector alone.
+func (c *Collector) Updater(name string) Updater {
+	for _, u := range c.units {
+		if u.name == name {
+			return u.updater
+		}
+	}
+	return nil
+}
+
 // Describe sends nothing: the collectors' metrics vary with the host, so
 // the collector is unchecked, as node_exporter's is in effect.
 func (c *Collector) Describe(chan<- *prometheus.Desc) {}
