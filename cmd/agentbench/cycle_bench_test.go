@@ -12,6 +12,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"log/slog"
 	"sync"
 	"syscall"
@@ -109,6 +110,58 @@ func BenchmarkCollector(b *testing.B) {
 		run(n, updaterCollector{benchNode.Updater(n)})
 	}
 	run("process", collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+// floorPace is the period of BenchmarkFloor: 0 runs the rounds back to
+// back; the bench's period (1s) runs them as a pushing agent does, with
+// caches gone cold between rounds.
+var floorPace = flag.Duration("floor.pace", 0, "BenchmarkFloor: start a round of all collectors every this often")
+
+// BenchmarkFloor is the collector floor as an agent meets it: each op is
+// one round of every collector, run alone one after another, rounds paced
+// by -floor.pace. It reports the CPU per round, all collectors summed
+// (cpu-ms/op), and each collector's share (<name>-cpu-ms/op).
+func BenchmarkFloor(b *testing.B) {
+	setup(b)
+	type entry struct {
+		name string
+		c    interface {
+			Collect(chan<- prometheus.Metric)
+		}
+	}
+	var all []entry
+	for _, n := range benchNode.Enabled() {
+		all = append(all, entry{n, updaterCollector{benchNode.Updater(n)}})
+	}
+	all = append(all, entry{"process", collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})})
+	spent := make([]time.Duration, len(all))
+	next := time.Now()
+	for b.Loop() {
+		if *floorPace > 0 {
+			time.Sleep(time.Until(next))
+			next = next.Add(*floorPace)
+		}
+		for i, e := range all {
+			start := processCPU(b)
+			ch := make(chan prometheus.Metric, 64)
+			done := make(chan struct{})
+			go func() {
+				for range ch {
+				}
+				close(done)
+			}()
+			e.c.Collect(ch)
+			close(ch)
+			<-done
+			spent[i] += processCPU(b) - start
+		}
+	}
+	var total time.Duration
+	for i, e := range all {
+		total += spent[i]
+		b.ReportMetric(float64(spent[i])/float64(time.Millisecond)/float64(b.N), e.name+"-cpu-ms/op")
+	}
+	b.ReportMetric(float64(total)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
 
 // updaterCollector runs a node_exporter collector's Update as Collect,

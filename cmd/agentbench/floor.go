@@ -15,12 +15,14 @@ import (
 )
 
 // The collector floor is what hostpush's collectors cost with nothing of
-// hostpush around them: each collector run alone, in a loop, in a process
-// of its own with GOMAXPROCS=1, CPU per run summed over the collectors.
-// Whoever embeds these collectors pays at least that; what hostpush spends
-// per cycle above it is its own overhead. It is measured by this package's
-// BenchmarkCollector, compiled once per bench run and run at each host size
-// after both agents have stopped, while the size's load is still up.
+// hostpush around them: each collector run alone, one after another, in a
+// process of its own with GOMAXPROCS=1, a round of all of them every bench
+// period (as an agent runs them, caches cold between rounds), CPU per round
+// summed over the collectors. Whoever embeds these collectors pays at least
+// that; what hostpush spends per cycle above it is its own overhead. It is
+// measured by this package's BenchmarkFloor, compiled once per bench run
+// and run at each host size after both agents have stopped, while the
+// size's load is still up.
 
 // floorBinary compiles this package's benchmarks into dir.
 func floorBinary(ctx context.Context, root, dir string, log io.Writer) (string, error) {
@@ -65,11 +67,11 @@ func (f floor) top(n int) []string {
 	return names[:min(n, len(names))]
 }
 
-// measureFloor runs every collector iters times alone and reads the
-// benchmark's cpu-ms/op of each.
-func measureFloor(ctx context.Context, bin, dir string, iters int, log io.Writer) (floor, error) {
-	cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", "^BenchmarkCollector/",
-		"-test.cpu", "1", "-test.benchtime", fmt.Sprintf("%dx", iters))
+// measureFloor runs rounds rounds of every collector, one per period,
+// and reads the benchmark's CPU per round of each collector.
+func measureFloor(ctx context.Context, bin, dir string, rounds int, period time.Duration, log io.Writer) (floor, error) {
+	cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", "^BenchmarkFloor$",
+		"-test.cpu", "1", "-test.benchtime", fmt.Sprintf("%dx", rounds), "-floor.pace", period.String())
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = log
@@ -84,43 +86,40 @@ func measureFloor(ctx context.Context, bin, dir string, iters int, log io.Writer
 	return f, nil
 }
 
-// parseFloor reads lines such as
-//
-//	BenchmarkCollector/processes  	      20	   3936412 ns/op	  3.936 cpu-ms/op
+// parseFloor reads BenchmarkFloor's result line: value and unit pairs,
+// "<collector>-cpu-ms/op" for each collector and "cpu-ms/op" for their
+// sum, which must agree.
 func parseFloor(r io.Reader) (floor, error) {
 	f := floor{perCollector: map[string]float64{}}
 	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	total := -1.0
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 4 || !strings.HasPrefix(fields[0], "BenchmarkCollector/") {
+		if len(fields) < 2 || !strings.HasPrefix(fields[0], "BenchmarkFloor") {
 			continue
 		}
-		name := strings.TrimPrefix(fields[0], "BenchmarkCollector/")
-		if i := strings.LastIndexByte(name, '-'); i > 0 { // a -cpu suffix
-			if _, err := strconv.Atoi(name[i+1:]); err == nil {
-				name = name[:i]
+		for i := 2; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil || v < 0 {
+				return floor{}, fmt.Errorf("%q is not a CPU time (unit %q)", fields[i], fields[i+1])
+			}
+			switch unit := fields[i+1]; {
+			case unit == "cpu-ms/op":
+				total = v
+			case strings.HasSuffix(unit, "-cpu-ms/op"):
+				f.perCollector[strings.TrimSuffix(unit, "-cpu-ms/op")] = v
 			}
 		}
-		i := slices.Index(fields, "cpu-ms/op")
-		if i < 1 {
-			return floor{}, fmt.Errorf("%q: no cpu-ms/op", sc.Text())
-		}
-		v, err := strconv.ParseFloat(fields[i-1], 64)
-		if err != nil || v < 0 {
-			return floor{}, fmt.Errorf("%q: cpu-ms/op %q is not a number", sc.Text(), fields[i-1])
-		}
-		f.perCollector[name] = v
 	}
 	if err := sc.Err(); err != nil {
 		return floor{}, err
 	}
-	if len(f.perCollector) == 0 {
-		return floor{}, fmt.Errorf("no BenchmarkCollector results")
+	if len(f.perCollector) == 0 || total < 0 {
+		return floor{}, fmt.Errorf("no BenchmarkFloor result with per-collector and total cpu-ms/op")
+	}
+	if d := f.total() - total; d > 0.01*total+0.01 || d < -0.01*total-0.01 {
+		return floor{}, fmt.Errorf("collectors sum to %.3f ms but the total is %.3f ms", f.total(), total)
 	}
 	return f, nil
-}
-
-// floorDuration is the floor's total per cycle as a duration.
-func (f floor) duration() time.Duration {
-	return time.Duration(f.total() * float64(time.Millisecond))
 }

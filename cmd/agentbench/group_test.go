@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -69,7 +70,7 @@ func FuzzParseGroup(f *testing.F) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := Config{Period: time.Second, Cycles: 30, Warmup: 3, Rounds: 3, SlowRounds: 2, Profiles: []string{"default", "slow"}}
+	ok := Config{Period: time.Second, Cycles: 30, Warmup: 3, Rounds: 2, Sizes: []string{"host", "medium", "large"}, Profile: "default", FloorIters: 10}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid config rejected: %v", err)
 	}
@@ -81,18 +82,50 @@ func TestValidate(t *testing.T) {
 		{"period", func(c *Config) { c.Period = time.Millisecond }, "--period=1ms"},
 		{"cycles", func(c *Config) { c.Cycles = 1 }, "--cycles=1"},
 		{"warmup", func(c *Config) { c.Warmup = 0 }, "--warmup=0"},
-		{"rounds", func(c *Config) { c.SlowRounds = 0 }, "--slow-rounds=0"},
-		{"profile", func(c *Config) { c.Profiles = []string{"fast"} }, `--profile="fast": allowed: default, slow`},
+		{"rounds", func(c *Config) { c.Rounds = 0 }, "--rounds=0"},
+		{"floor runs", func(c *Config) { c.FloorIters = 0 }, "--floor.runs=0"},
+		{"profile", func(c *Config) { c.Profile = "fast" }, `--profile="fast": allowed: default, slow`},
+		{"size", func(c *Config) { c.Sizes = []string{"huge"} }, `--size="huge": allowed: host, medium, large`},
+		{"size twice", func(c *Config) { c.Sizes = []string{"host", "host"} }, `--size="host" given twice`},
+		{"no size", func(c *Config) { c.Sizes = nil }, "--size: want at least one"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
 			tc.modify(&c)
 			err := c.Validate()
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line containing %q", err, tc.want)
 			}
 		})
+	}
+	bad := Config{Period: time.Millisecond, Cycles: 1, Warmup: 3, Rounds: 2, Sizes: []string{"x"}, Profile: "default", FloorIters: 10}
+	if err := bad.Validate(); err == nil || strings.Count(err.Error(), "; ") != 2 || strings.Contains(err.Error(), "\n") {
+		t.Errorf("three bad fields: err = %v, want them on one line", err)
+	}
+}
+
+func TestParseFloor(t *testing.T) {
+	out := "goos: linux\nBenchmarkFloor \t      10\t1002 ns/op\t 0.2538 cpu-cpu-ms/op\t 4.865 processes-cpu-ms/op\t 0.3538 process-cpu-ms/op\t 5.473 cpu-ms/op\nPASS\n"
+	f, err := parseFloor(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.perCollector) != 3 || f.perCollector["processes"] != 4.865 || f.perCollector["cpu"] != 0.2538 || math.Abs(f.total()-5.4726) > 1e-9 {
+		t.Errorf("got %v, total %v", f.perCollector, f.total())
+	}
+	if top := f.top(2); !slices.Equal(top, []string{"processes", "process"}) {
+		t.Errorf("top 2 = %v", top)
+	}
+	for _, bad := range []string{
+		"PASS\n",
+		"BenchmarkFloor 10 100 ns/op x cpu-cpu-ms/op 1 cpu-ms/op\n",
+		"BenchmarkFloor 10 100 ns/op 1 cpu-cpu-ms/op\n",             // no total
+		"BenchmarkFloor 10 100 ns/op 1 cpu-cpu-ms/op 3 cpu-ms/op\n", // sum disagrees
+	} {
+		if _, err := parseFloor(strings.NewReader(bad)); err == nil {
+			t.Errorf("no error for %q", bad)
+		}
 	}
 }
 

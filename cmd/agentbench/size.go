@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/procfs"
+
+	"github.com/hostpush/hostpush/internal/hostload"
+)
+
+// sizeRun is one size in one round of the bench.
+type sizeRun struct {
+	round      int
+	host       hostCount // processes and threads while measured
+	loadBefore string    // load average when the window started
+	side       *sideResult
+	floor      floor
+}
+
+// hostCount is the host's processes and threads.
+type hostCount struct{ procs, threads int }
+
+// countHost counts every process and thread on the host now.
+func countHost() (hostCount, error) {
+	all, err := procfs.AllProcs()
+	if err != nil {
+		return hostCount{}, fmt.Errorf("listing processes: %w", err)
+	}
+	var c hostCount
+	for _, p := range all {
+		st, err := p.Stat()
+		if err != nil {
+			continue // gone since the listing
+		}
+		c.procs++
+		c.threads += st.NumThreads
+	}
+	return c, nil
+}
+
+// runSize adds the size's load (sleeping processes and threads, bounded
+// in time and gone when this returns, also on error or interrupt), runs
+// both sides, then measures the collector floor under the same load.
+func runSize(ctx context.Context, c *Config, env *benchEnv, size string, r int, log io.Writer) (res sizeRun, err error) {
+	spec, err := hostload.ParseSize(size)
+	if err != nil {
+		return res, err
+	}
+	res.round = r
+	// Lifetime bounds the children even if this process is killed with
+	// SIGKILL before Stop (they also leave when its pipe closes).
+	spec.Lifetime = sizeBudget(c) + 5*time.Minute
+	if spec.Procs > 0 {
+		fmt.Fprintf(log, "agentbench: round %d, size %s: starting %d processes / %d threads of load\n", r, size, spec.Procs, spec.Threads)
+		load, err := hostload.Start(ctx, spec)
+		if err != nil {
+			return res, err
+		}
+		defer func() {
+			if serr := load.Stop(); serr != nil {
+				err = errors.Join(err, fmt.Errorf("stopping the load: %w", serr))
+			}
+		}()
+	}
+	if res.host, err = countHost(); err != nil {
+		return res, err
+	}
+	res.loadBefore = loadavg()
+	fmt.Fprintf(log, "agentbench: round %d, size %s: host has %d processes, %d threads; load average %s; %d+%d cycles per side\n",
+		r, size, res.host.procs, res.host.threads, res.loadBefore, c.Warmup, c.Cycles)
+	prefix := filepath.Join(env.logDir, fmt.Sprintf("r%d-%s", r, size))
+	if res.side, err = runSide(ctx, c, profiles[c.Profile], env.bash, prefix); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(log, "agentbench: round %d, size %s: %s\n", r, size, res.side.rd.short())
+	if res.floor, err = measureFloor(ctx, env.floorBin, env.logDir, c.FloorIters, c.Period, log); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(log, "agentbench: round %d, size %s: collector floor %.2f ms\n", r, size, res.floor.total())
+	return res, nil
+}
+
+// sizeBudget is a generous bound on one size's run: warmup and measured
+// cycles, starting the processes and the floor.
+func sizeBudget(c *Config) time.Duration {
+	return time.Duration(c.Warmup+c.Cycles+c.FloorIters+10)*c.Period + 2*time.Minute
+}
