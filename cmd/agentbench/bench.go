@@ -26,7 +26,7 @@ type Config struct {
 	Rounds       int           // times the whole bench (every size) runs
 	Sizes        []string      // host sizes, hostload.SizeNames
 	Profile      string        // default or slow
-	FloorIters   int           // runs of each collector for the floor
+	FloorIters   int           // rounds of all collectors for the floor
 	Out          string        // results file; its directory also gets the logs
 }
 
@@ -45,8 +45,8 @@ func (c *Config) Validate() error {
 	if c.Rounds < 1 || c.Rounds > 10 {
 		errs = append(errs, fmt.Sprintf("--rounds=%d: want 1 to 10", c.Rounds))
 	}
-	if c.FloorIters < 1 || c.FloorIters > 1000 {
-		errs = append(errs, fmt.Sprintf("--floor.runs=%d: want 1 to 1000", c.FloorIters))
+	if c.FloorIters < 1 || c.FloorIters > c.Cycles-2 {
+		errs = append(errs, fmt.Sprintf("--floor.runs=%d: want 1 to --cycles minus 2 (%d): the floor runs inside the measured window", c.FloorIters, c.Cycles-2))
 	}
 	if len(c.Sizes) == 0 {
 		errs = append(errs, fmt.Sprintf("--size: want at least one of %s", strings.Join(hostload.SizeNames, ", ")))
@@ -112,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app.Flag("size", "Host sizes (repeatable): host (as it is), medium (+500 processes / 2,500 threads), large (+2,000 / 10,000).").
 		Default(hostload.SizeNames...).StringsVar(&c.Sizes)
 	app.Flag("profile", "hostpush collector intervals: default, or slow (collectors.intervals for slow-moving metrics).").Default("default").StringVar(&c.Profile)
-	app.Flag("floor.runs", "Rounds of every collector alone, one per period, for the collector floor, per round and size.").Default("10").IntVar(&c.FloorIters)
+	app.Flag("floor.runs", "Rounds of every collector alone, one per period, for the collector floor, per round and size.").Default("20").IntVar(&c.FloorIters)
 	app.Flag("out", "Results file (the tables); logs go to a directory beside it.").Default("out/bench-agent.txt").StringVar(&c.Out)
 	if _, err := app.Parse(args); err != nil {
 		return err
@@ -213,7 +213,7 @@ func (env *benchEnv) header(w io.Writer, c *Config) {
 	fmt.Fprintf(w, "binary sizes (file-backed RSS is most of each binary here): hostpush %.1f MiB, node_exporter %.1f MiB\n",
 		fileMiB(c.Hostpush), fileMiB(c.NodeExporter))
 	fmt.Fprintf(w, "cycle period %s on both sides (hostpush --push.interval; a fresh `bash push.sh` per cycle for the script), sides run concurrently, script fired half a period after hostpush's push\n", c.Period)
-	fmt.Fprintf(w, "%d rounds; in each, every size: %d warmup + %d measured cycles per side, then the collector floor (%d rounds, one per period, of every collector alone, one after another, GOMAXPROCS=1, agents stopped, load still up)\n",
+	fmt.Fprintf(w, "%d rounds; in each, every size: %d warmup + %d measured cycles per side; during them the collector floor in a process of its own (%d rounds, one per period, of every collector alone, one after another, GOMAXPROCS=1)\n",
 		c.Rounds, c.Warmup, c.Cycles, c.FloorIters)
 	if p := profiles[c.Profile]; len(p.intervals) > 0 {
 		fmt.Fprintf(w, "profile %s: hostpush collectors.intervals %s at push.interval %s, scaled to the period; the replaced side has no such option\n",

@@ -21,8 +21,7 @@ import (
 // summed over the collectors. Whoever embeds these collectors pays at least
 // that; what hostpush spends per cycle above it is its own overhead. It is
 // measured by this package's BenchmarkFloor, compiled once per bench run
-// and run at each host size after both agents have stopped, while the
-// size's load is still up.
+// and run at each host size during the measured window, beside both agents.
 
 // floorBinary compiles this package's benchmarks into dir.
 func floorBinary(ctx context.Context, root, dir string, log io.Writer) (string, error) {

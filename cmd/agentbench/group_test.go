@@ -84,6 +84,7 @@ func TestValidate(t *testing.T) {
 		{"warmup", func(c *Config) { c.Warmup = 0 }, "--warmup=0"},
 		{"rounds", func(c *Config) { c.Rounds = 0 }, "--rounds=0"},
 		{"floor runs", func(c *Config) { c.FloorIters = 0 }, "--floor.runs=0"},
+		{"floor longer than the window", func(c *Config) { c.FloorIters = 29 }, "--floor.runs=29: want 1 to --cycles minus 2 (28)"},
 		{"profile", func(c *Config) { c.Profile = "fast" }, `--profile="fast": allowed: default, slow`},
 		{"size", func(c *Config) { c.Sizes = []string{"huge"} }, `--size="huge": allowed: host, medium, large`},
 		{"size twice", func(c *Config) { c.Sizes = []string{"host", "host"} }, `--size="host" given twice`},
@@ -100,8 +101,8 @@ func TestValidate(t *testing.T) {
 		})
 	}
 	bad := Config{Period: time.Millisecond, Cycles: 1, Warmup: 3, Rounds: 2, Sizes: []string{"x"}, Profile: "default", FloorIters: 10}
-	if err := bad.Validate(); err == nil || strings.Count(err.Error(), "; ") != 2 || strings.Contains(err.Error(), "\n") {
-		t.Errorf("three bad fields: err = %v, want them on one line", err)
+	if err := bad.Validate(); err == nil || strings.Count(err.Error(), "; ") != 3 || strings.Contains(err.Error(), "\n") {
+		t.Errorf("four bad fields: err = %v, want them on one line", err)
 	}
 }
 

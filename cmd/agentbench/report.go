@@ -94,7 +94,8 @@ func writeSize(w io.Writer, c *Config, size string, runs []sizeRun) {
 	fmt.Fprintf(w, "== size %s (+%d processes / %d threads): %d rounds x %d cycles per side, period %s\n",
 		size, spec.Procs, spec.Threads, len(runs), c.Cycles, c.Period)
 	for _, r := range runs {
-		fmt.Fprintf(w, "  round %d: host had %d processes, %d threads; load average %s\n", r.round, r.host.procs, r.host.threads, r.loadBefore)
+		fmt.Fprintf(w, "  round %d: host had %d processes, %d threads at the start, %d, %d at the end; load average %s\n",
+			r.round, r.host.procs, r.host.threads, r.hostEnd.procs, r.hostEnd.threads, r.loadBefore)
 	}
 	fmt.Fprintf(w, "%-34s", "CPU ms per cycle")
 	for i := range rs {

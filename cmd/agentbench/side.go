@@ -57,9 +57,13 @@ func scaledIntervals(p profile, period time.Duration) map[string]time.Duration {
 	return out
 }
 
+// window is called when the measured window starts; the function it
+// returns is called when the window ends, before the processes stop.
+type window func() (end func() error)
+
 // runSide starts both sides, each with its own gateway, warms them up and
 // measures c.Cycles cycles; every process is stopped when it returns.
-func runSide(ctx context.Context, c *Config, p profile, bash, logPrefix string) (*sideResult, error) {
+func runSide(ctx context.Context, c *Config, p profile, bash, logPrefix string, win window) (*sideResult, error) {
 	res := &sideResult{}
 	var addrs [nProcs]string
 	for i := range addrs {
@@ -196,6 +200,7 @@ func runSide(ctx context.Context, c *Config, p profile, bash, logPrefix string) 
 	if err != nil {
 		return nil, err
 	}
+	end := win()
 	for k := 0; k < c.Cycles; k++ {
 		if err := sleepUntil(ctx, next); err != nil {
 			return nil, err
@@ -220,6 +225,9 @@ func runSide(ctx context.Context, c *Config, p profile, bash, logPrefix string) 
 	res.rd.cycles = c.Cycles
 	for i := range res.rd.cpu {
 		res.rd.cpu[i] = after[i] - before[i]
+	}
+	if err := end(); err != nil {
+		return nil, err
 	}
 	if err := alive(); err != nil {
 		return nil, err

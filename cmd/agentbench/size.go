@@ -16,7 +16,8 @@ import (
 // sizeRun is one size in one round of the bench.
 type sizeRun struct {
 	round      int
-	host       hostCount // processes and threads while measured
+	host       hostCount // processes and threads when the window started
+	hostEnd    hostCount // and when it ended
 	loadBefore string    // load average when the window started
 	side       *sideResult
 	floor      floor
@@ -45,7 +46,7 @@ func countHost() (hostCount, error) {
 
 // runSize adds the size's load (sleeping processes and threads, bounded
 // in time and gone when this returns, also on error or interrupt), runs
-// both sides, then measures the collector floor under the same load.
+// both sides and measures the collector floor alongside them.
 func runSize(ctx context.Context, c *Config, env *benchEnv, size string, r int, log io.Writer) (res sizeRun, err error) {
 	spec, err := hostload.ParseSize(size)
 	if err != nil {
@@ -67,26 +68,40 @@ func runSize(ctx context.Context, c *Config, env *benchEnv, size string, r int, 
 			}
 		}()
 	}
-	if res.host, err = countHost(); err != nil {
-		return res, err
-	}
-	res.loadBefore = loadavg()
-	fmt.Fprintf(log, "agentbench: round %d, size %s: host has %d processes, %d threads; load average %s; %d+%d cycles per side\n",
-		r, size, res.host.procs, res.host.threads, res.loadBefore, c.Warmup, c.Cycles)
 	prefix := filepath.Join(env.logDir, fmt.Sprintf("r%d-%s", r, size))
-	if res.side, err = runSide(ctx, c, profiles[c.Profile], env.bash, prefix); err != nil {
+	fmt.Fprintf(log, "agentbench: round %d, size %s: %d+%d cycles per side, the floor alongside\n", r, size, c.Warmup, c.Cycles)
+	// The floor runs during the measured window, so it meets the host as
+	// both agents do: on a shared machine the host's processes and threads
+	// change from minute to minute. It is a process of its own, so its CPU
+	// is not counted to either side.
+	win := func() func() error {
+		res.loadBefore = loadavg()
+		res.host, _ = countHost()
+		done := make(chan error, 1)
+		go func() {
+			var ferr error
+			res.floor, ferr = measureFloor(ctx, env.floorBin, env.logDir, c.FloorIters, c.Period, log)
+			done <- ferr
+		}()
+		return func() error {
+			ferr := <-done
+			end, cerr := countHost()
+			if cerr == nil {
+				res.hostEnd = end
+			}
+			return ferr
+		}
+	}
+	if res.side, err = runSide(ctx, c, profiles[c.Profile], env.bash, prefix, win); err != nil {
 		return res, err
 	}
-	fmt.Fprintf(log, "agentbench: round %d, size %s: %s\n", r, size, res.side.rd.short())
-	if res.floor, err = measureFloor(ctx, env.floorBin, env.logDir, c.FloorIters, c.Period, log); err != nil {
-		return res, err
-	}
-	fmt.Fprintf(log, "agentbench: round %d, size %s: collector floor %.2f ms\n", r, size, res.floor.total())
+	fmt.Fprintf(log, "agentbench: round %d, size %s: %s | floor %.1f; host %d/%d -> %d/%d processes/threads, load average %s\n",
+		r, size, res.side.rd.short(), res.floor.total(), res.host.procs, res.host.threads, res.hostEnd.procs, res.hostEnd.threads, res.loadBefore)
 	return res, nil
 }
 
 // sizeBudget is a generous bound on one size's run: warmup and measured
 // cycles, starting the processes and the floor.
 func sizeBudget(c *Config) time.Duration {
-	return time.Duration(c.Warmup+c.Cycles+c.FloorIters+10)*c.Period + 2*time.Minute
+	return time.Duration(c.Warmup+c.Cycles+10)*c.Period + 2*time.Minute
 }
