@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -328,5 +329,27 @@ func TestCountSeriesHistogramInf(t *testing.T) {
 	inf.Bucket = append(inf.Bucket, &dto.Bucket{UpperBound: proto.Float64(math.Inf(+1)), CumulativeCount: proto.Uint64(0)})
 	if got := CountSeries(fams); got != 5 {
 		t.Errorf("CountSeries with an explicit +Inf bucket = %d, want 5", got)
+	}
+}
+
+// With GCAfterCycle, every finished cycle is followed by a collection.
+// Real time, as the runtime's collections happen outside any bubble.
+func TestGCAfterCycle(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		s, n := &recSender{name: "s"}, &recNotifier{}
+		l, _, _ := newTestLoop(s, n, 0)
+		l.cfg.Interval, l.cfg.GCAfterCycle = 20*time.Millisecond, on
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		ctx, cancel := context.WithTimeout(t.Context(), 230*time.Millisecond)
+		if err := l.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		runtime.ReadMemStats(&after)
+		gcs, cycles := int(after.NumForcedGC-before.NumForcedGC), s.count()
+		if on && gcs < cycles-1 || !on && gcs != 0 {
+			t.Errorf("GCAfterCycle %v: %d forced collections in %d cycles", on, gcs, cycles)
+		}
 	}
 }

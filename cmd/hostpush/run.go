@@ -166,6 +166,8 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Settings: settings, Host: shared, Metrics: metrics, Logger: logger,
 		Notifier: agent.SystemdNotifier{}, Watchdog: agent.SystemdWatchdog(),
 		ShutdownTimeout: 1500 * time.Millisecond,
+		// An operator who tunes the GC with GOGC or GOMEMLIMIT decides.
+		GCAfterCycle: os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "",
 	})
 	if f.once {
 		return loop.Once(ctx)
