@@ -57,15 +57,16 @@ bench-fleet: build ## fleet simulation: N hosts push a real gather every 5 s to 
 	@mkdir -p out
 	$(GO) run ./cmd/fleetsim --hosts=10,100,500,1000 --hosts.pushgateway=10,20,30,40,50,70,100,500,1000 --duration=30s $(BENCH_ARGS) | tee out/bench-fleet.txt
 
+IMAGE_SCENARIOS ?= seed,uncached,sustained,overload
 bench-imageserver: build ## imageserver: pipeline step benchmarks, then 60 s vegeta load runs of four scenarios on a real 12 MP photo (out/bench-imageserver.txt, ~6 min)
 	@mkdir -p out
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./imageserver/pipeline/ | tee out/bench-imageserver-pipeline.txt
-	$(GO) run ./imageserver/loadbench --server=bin/imageserver --out=out/bench-imageserver.txt $(BENCH_ARGS)
+	$(GO) run ./cmd/imagebench --scenarios=$(IMAGE_SCENARIOS) --server.bin=bin/imageserver --output.dir=out/bench-imageserver --out=out/bench-imageserver.txt $(BENCH_ARGS)
 
 .PHONY: bench
 bench: build ## the seed scenario (50 req/s, 60 s, seed URL) cached and uncached with cmd/imagebench; plots under out/bench/ (~2.5 min)
-	$(GO) run ./cmd/imagebench --name=cached --rate=50 --duration=60s --output.dir=out/bench $(BENCH_ARGS)
-	$(GO) run ./cmd/imagebench --name=uncached --cache-bust --rate=50 --duration=60s --output.dir=out/bench $(BENCH_ARGS)
+	$(GO) run ./cmd/imagebench --name=cached --output.dir=out/bench $(BENCH_ARGS)
+	$(GO) run ./cmd/imagebench --name=uncached --cache-bust --output.dir=out/bench $(BENCH_ARGS)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi

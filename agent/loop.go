@@ -1,3 +1,6 @@
+// Package agent is hostpush's push loop: it gathers on a ticker, hands each
+// gather to every configured Sender (Pushgateway, remote_write), and reports
+// its own health as metrics and to systemd.
 package agent
 
 import (
@@ -10,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // Settings are the parts of the loop that a reload may change.
@@ -17,15 +22,9 @@ type Settings struct {
 	Interval time.Duration // time between ticks
 	Timeout  time.Duration // deadline of each Send
 	Job      string        // job of the host group
-	Grouping []Label       // instance first, then extra grouping labels
-	Senders  []Sender
-	Sources  []Source // groups besides the host group, e.g. scrape targets
-}
-
-// Source contributes groups besides the host group on each tick, for
-// example co-located scrape targets. Gather must return by ctx's deadline.
-type Source interface {
-	Gather(ctx context.Context) []Group
+	Grouping []batch.Label // instance first, then extra grouping labels
+	Senders  []batch.Sender
+	Sources  []batch.Source // groups besides the host group, e.g. scrape targets
 }
 
 // Config builds a Loop.
@@ -202,7 +201,7 @@ func (l *Loop) shutdown(cur Settings, running bool, done <-chan cycleResult, can
 	l.closeSenders(cur.Senders)
 }
 
-func (l *Loop) closeSenders(senders []Sender) {
+func (l *Loop) closeSenders(senders []batch.Sender) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.ShutdownTimeout/2)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -217,8 +216,8 @@ func (l *Loop) closeSenders(senders []Sender) {
 }
 
 // replaceSenders closes the old senders that are not in the new set.
-func (l *Loop) replaceSenders(old, next []Sender) {
-	var gone []Sender
+func (l *Loop) replaceSenders(old, next []batch.Sender) {
+	var gone []batch.Sender
 	for _, o := range old {
 		kept := false
 		for _, n := range next {
@@ -255,12 +254,12 @@ func (l *Loop) cycle(ctx context.Context, s Settings) cycleResult {
 	return cycleResult{series: series, err: errors.Join(errs...)}
 }
 
-func (l *Loop) gather(ctx context.Context, s Settings) *Batch {
+func (l *Loop) gather(ctx context.Context, s Settings) *batch.Batch {
 	begin := time.Now()
-	b := &Batch{Time: begin, Grouping: s.Grouping}
+	b := &batch.Batch{Time: begin, Grouping: s.Grouping}
 	// Sources (scrape targets) run beside the collectors and must leave the
 	// push its timeout within the interval.
-	var extra []Group
+	var extra []batch.Group
 	var wg sync.WaitGroup
 	if len(s.Sources) > 0 {
 		gctx, cancel := context.WithTimeout(ctx, s.Interval-s.Timeout)
@@ -274,7 +273,7 @@ func (l *Loop) gather(ctx context.Context, s Settings) *Batch {
 	fams, err := l.cfg.Host.Gather()
 	l.reportGather(err)
 	wg.Wait()
-	b.Groups = append(b.Groups, Group{Job: s.Job, Families: DropGo(fams)})
+	b.Groups = append(b.Groups, batch.Group{Job: s.Job, Families: DropGo(fams)})
 	b.Groups = append(b.Groups, extra...)
 	l.cfg.Metrics.gatherDur.Set(time.Since(begin).Seconds())
 	return b
@@ -293,7 +292,7 @@ func (l *Loop) reportGather(err error) {
 	l.gathErr = msg
 }
 
-func (l *Loop) send(ctx context.Context, s Settings, snd Sender, b *Batch) error {
+func (l *Loop) send(ctx context.Context, s Settings, snd batch.Sender, b *batch.Batch) error {
 	name := snd.Name()
 	sctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()

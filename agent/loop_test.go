@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // recSender records sends; it can fail or take time.
@@ -34,7 +33,7 @@ type recSender struct {
 
 func (s *recSender) Name() string { return s.name }
 
-func (s *recSender) Send(ctx context.Context, b *Batch) error {
+func (s *recSender) Send(ctx context.Context, b *batch.Batch) error {
 	s.mu.Lock()
 	s.sends = append(s.sends, time.Now())
 	s.lastJob = b.Groups[0].Job
@@ -107,7 +106,7 @@ func newTestLoop(s *recSender, n *recNotifier, wd time.Duration) (*Loop, *Metric
 	m := NewMetrics(reg)
 	l := New(Config{
 		Settings: Settings{Interval: 5 * time.Second, Timeout: 2 * time.Second, Job: "host-stats",
-			Grouping: []Label{{"instance", "h1"}}, Senders: []Sender{s}},
+			Grouping: []batch.Label{{Name: "instance", Value: "h1"}}, Senders: []batch.Sender{s}},
 		Host: reg, Metrics: m, Notifier: n, Watchdog: wd,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -276,7 +275,7 @@ func TestReloadReplacesSendersAndInterval(t *testing.T) {
 		go func() {
 			time.Sleep(6 * time.Second) // old sent at 0 and 5
 			s := l.cfg.Settings
-			s.Senders, s.Interval = []Sender{next}, 2*time.Second
+			s.Senders, s.Interval = []batch.Sender{next}, 2*time.Second
 			if err := l.Reload(ctx, s); err != nil {
 				t.Error(err)
 			}
@@ -312,23 +311,6 @@ func TestDropGo(t *testing.T) {
 	}
 	if !slices.Contains(names, "hostpush_build_info") {
 		t.Errorf("hostpush_build_info dropped: %v", names)
-	}
-}
-
-func TestCountSeriesHistogramInf(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "h", Help: "h", Buckets: []float64{1, 2}})
-	reg.MustRegister(h)
-	fams, _ := reg.Gather()
-	// client_golang leaves +Inf implicit: 2 buckets + +Inf + sum + count.
-	if got := CountSeries(fams); got != 5 {
-		t.Errorf("CountSeries = %d, want 5", got)
-	}
-	// A parsed text exposition lists +Inf as a bucket: still 5.
-	inf := fams[0].Metric[0].Histogram
-	inf.Bucket = append(inf.Bucket, &dto.Bucket{UpperBound: proto.Float64(math.Inf(+1)), CumulativeCount: proto.Uint64(0)})
-	if got := CountSeries(fams); got != 5 {
-		t.Errorf("CountSeries with an explicit +Inf bucket = %d, want 5", got)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // TestNotifyProtocol runs the loop with the real sd_notify client against a
@@ -56,7 +58,7 @@ func TestNotifyProtocol(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	l := New(Config{
 		Settings: Settings{Interval: 50 * time.Millisecond, Timeout: 25 * time.Millisecond, Job: "j",
-			Grouping: []Label{{"instance", "h"}}, Senders: []Sender{&recSender{name: "s"}}},
+			Grouping: []batch.Label{{Name: "instance", Value: "h"}}, Senders: []batch.Sender{&recSender{name: "s"}}},
 		Host: reg, Metrics: NewMetrics(reg), Notifier: SystemdNotifier{}, Watchdog: SystemdWatchdog(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

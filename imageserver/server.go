@@ -40,15 +40,16 @@ var (
 // output for the same request changes.
 const pipelineVersion = "1"
 
-// Config is the server's configuration.
+// Config is the server's configuration. cmd/imageserver fills it from its
+// flags and configuration file.
 type Config struct {
-	ImagesDir        string        `yaml:"images_dir"`
-	Prefix           string        `yaml:"prefix"`
-	CacheSize        int64         `yaml:"cache_size"`
-	MaxAge           time.Duration `yaml:"max_age"`
-	SignToken        string        `yaml:"-"` // read from a file by cmd/imageserver
-	MaxSourceBytes   int64         `yaml:"max_source_bytes"`
-	TransformTimeout time.Duration `yaml:"transform_timeout"`
+	ImagesDir        string
+	Prefix           string
+	CacheSize        int64
+	MaxAge           time.Duration
+	SignToken        string // read from a file by cmd/imageserver
+	MaxSourceBytes   int64
+	TransformTimeout time.Duration
 	Admission        admission.Config
 	Pipeline         pipeline.Config
 }
@@ -65,10 +66,14 @@ func DefaultConfig(cores int) Config {
 		MaxAge:           365 * 24 * time.Hour,
 		MaxSourceBytes:   64 << 20,
 		TransformTimeout: 10 * time.Second,
-		Admission:        admission.Config{Workers: w, QueueSize: 8 * w, Timeout: 600 * time.Millisecond},
+		Admission:        admission.Config{Workers: w, QueueSize: QueueSize(w), Timeout: 600 * time.Millisecond},
 		Pipeline:         pipeline.DefaultConfig(),
 	}
 }
+
+// QueueSize is the default number of requests that may wait for a worker:
+// eight per worker.
+func QueueSize(workers int) int { return 8 * workers }
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
@@ -100,16 +105,17 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	root  *os.Root
-	pipe  *pipeline.Pipeline
+	pipe  processor
 	adm   *admission.Controller
 	cache *cache.Cache
 	th    *threads
 	m     *metrics
 	mux   http.Handler
+}
 
-	// hook, when set by tests, runs at the start of serving ("serve") and of
-	// transforming ("transform") an image; tests use it to inject panics
-	hook func(stage, name string)
+// processor is what the server needs of the pipeline.
+type processor interface {
+	Process(ctx context.Context, src []byte, opts params.Options, fm params.Format) (pipeline.Result, error)
 }
 
 // New opens the image directory and builds the server; its metrics go to reg.
@@ -187,9 +193,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveImage(w http.ResponseWriter, r *http.Request, name string) error {
-	if s.hook != nil {
-		s.hook("serve", name)
-	}
 	if s.cfg.SignToken != "" {
 		if err := params.Verify(s.cfg.SignToken, r.URL.EscapedPath(), r.URL.RawQuery); err != nil {
 			return err
@@ -262,9 +265,6 @@ func (s *Server) transform(ctx context.Context, src source, opts params.Options,
 	defer release()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransformTimeout)
 	defer cancel()
-	if s.hook != nil {
-		s.hook("transform", src.name)
-	}
 	b, err := s.read(src)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hostpush/hostpush/imageserver/params"
+	"github.com/hostpush/hostpush/imageserver/pipeline"
 	"github.com/hostpush/hostpush/imageserver/testimages"
 )
 
@@ -69,6 +71,36 @@ func newFixture(t *testing.T, mutate func(*Config)) *fixture {
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); _ = srv.Close() })
 	return &fixture{srv: srv, http: hs, reg: reg, dir: dir}
+}
+
+// stubPipe runs before ahead of every transform of the real pipeline: a
+// slow, stuck or panicking transform, whatever the machine.
+type stubPipe struct {
+	processor
+	before func()
+}
+
+func (p stubPipe) Process(ctx context.Context, src []byte, opts params.Options, fm params.Format) (pipeline.Result, error) {
+	p.before()
+	return p.processor.Process(ctx, src, opts, fm)
+}
+
+// beforeTransform makes the server call before ahead of every transform.
+func (f *fixture) beforeTransform(before func()) { f.srv.pipe = stubPipe{f.srv.pipe, before} }
+
+// panicOnceWriter is a ResponseWriter whose first Header call panics: a
+// panic in the handler itself, outside any transform.
+type panicOnceWriter struct {
+	*httptest.ResponseRecorder
+	panicked bool
+}
+
+func (w *panicOnceWriter) Header() http.Header {
+	if !w.panicked {
+		w.panicked = true
+		panic("injected handler panic")
+	}
+	return w.ResponseRecorder.Header()
 }
 
 func must(t *testing.T, err error) {
@@ -304,11 +336,7 @@ func TestAutoFormat(t *testing.T) {
 func TestCollapse(t *testing.T) {
 	f := newFixture(t, nil)
 	gate := make(chan struct{})
-	f.srv.hook = func(stage, _ string) {
-		if stage == "transform" {
-			<-gate
-		}
-	}
+	f.beforeTransform(func() { <-gate })
 	var wg sync.WaitGroup
 	codes := make(chan int, 8)
 	for i := 0; i < 8; i++ {
@@ -356,21 +384,20 @@ func histCount(t *testing.T, reg *prometheus.Registry, name, label string) uint6
 // the server goes on.
 func TestPanicIsolated(t *testing.T) {
 	f := newFixture(t, nil)
-	f.srv.hook = func(stage, name string) {
-		if strings.Contains(name, "photo") && stage == "transform" {
+	var transforms atomic.Int32
+	f.beforeTransform(func() {
+		if transforms.Add(1) == 1 {
 			panic("injected transform panic")
 		}
-		if strings.Contains(name, "pic.png") && stage == "serve" {
-			panic("injected handler panic")
-		}
-	}
+	})
 	if r := f.get(t, "/assets/images/photo.jpg?w=10"); r.code != 500 || strings.Contains(r.body, "injected") {
 		t.Errorf("transform panic: %d %q", r.code, r.body)
 	}
-	if r := f.get(t, "/assets/images/sub/pic.png?w=10"); r.code != 500 || strings.Contains(r.body, "injected") {
+	pw := &panicOnceWriter{ResponseRecorder: httptest.NewRecorder()}
+	f.srv.ServeHTTP(pw, httptest.NewRequest("GET", "/assets/images/sub/pic.png?w=10", nil))
+	if r := (response{pw.Code, pw.ResponseRecorder.Header(), pw.Body.String()}); r.code != 500 || strings.Contains(r.body, "injected") {
 		t.Errorf("handler panic: %d %q", r.code, r.body)
 	}
-	f.srv.hook = nil
 	if r := f.get(t, "/assets/images/photo.jpg?w=10"); r.code != 200 {
 		t.Errorf("after the panics: %d", r.code)
 	}
@@ -385,11 +412,7 @@ func TestOverload(t *testing.T) {
 	f := newFixture(t, func(c *Config) {
 		c.Admission.Workers, c.Admission.QueueSize, c.Admission.Timeout = 1, 3, 300*time.Millisecond
 	})
-	f.srv.hook = func(stage, _ string) {
-		if stage == "transform" {
-			time.Sleep(100 * time.Millisecond) // a slow transform, whatever the machine
-		}
-	}
+	f.beforeTransform(func() { time.Sleep(100 * time.Millisecond) }) // a slow transform, whatever the machine
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	codes := map[int]int{}
@@ -422,11 +445,7 @@ func TestOverload(t *testing.T) {
 // TestTransformTimeout: a transform past its time limit is answered 503.
 func TestTransformTimeout(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.TransformTimeout = 50 * time.Millisecond })
-	f.srv.hook = func(stage, _ string) {
-		if stage == "transform" {
-			time.Sleep(100 * time.Millisecond) // the pipeline sees the deadline at its first step
-		}
-	}
+	f.beforeTransform(func() { time.Sleep(100 * time.Millisecond) }) // the pipeline sees the deadline at its first step
 	if r := f.get(t, "/assets/images/photo.jpg?w=10"); r.code != 503 || r.header.Get("Retry-After") == "" {
 		t.Errorf("got %d %q, Retry-After %q", r.code, r.body, r.header.Get("Retry-After"))
 	}
@@ -440,11 +459,7 @@ func TestTransformTimeout(t *testing.T) {
 func TestClientGone(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Admission.Workers, c.Admission.Timeout = 1, 5*time.Second })
 	block := make(chan struct{})
-	f.srv.hook = func(stage, name string) {
-		if stage == "transform" {
-			<-block
-		}
-	}
+	f.beforeTransform(func() { <-block })
 	go f.get(t, "/assets/images/photo.jpg?w=11") // holds the only worker
 	time.Sleep(100 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

@@ -18,7 +18,8 @@ import (
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Config says where and how to push.
@@ -56,36 +57,40 @@ func (c *Config) EffectiveTimeout() time.Duration {
 	return c.Interval / 2
 }
 
-// Validate checks the block; errors name the key under push.
+// Validate checks the block; each problem is a *yamlconf.FieldError keyed
+// under push.
 func (c *Config) Validate() error {
 	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, yamlconf.Errorf(key, format, args...))
+	}
 	if !c.Disabled {
 		u, err := url.Parse(c.URL)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("push.url: %q is not a URL (expected e.g. http://localhost:9091)", c.URL))
+			bad("push.url", "%q is not a URL (expected e.g. http://localhost:9091)", c.URL)
 		case u.Scheme != "http" && u.Scheme != "https":
-			errs = append(errs, fmt.Errorf("push.url: %q has scheme %q (allowed: http, https)", c.URL, u.Scheme))
+			bad("push.url", "%q has scheme %q (allowed: http, https)", c.URL, u.Scheme)
 		case u.Host == "":
-			errs = append(errs, fmt.Errorf("push.url: %q has no host (expected e.g. http://localhost:9091)", c.URL))
+			bad("push.url", "%q has no host (expected e.g. http://localhost:9091)", c.URL)
 		}
 	}
 	if c.Job == "" {
-		errs = append(errs, errors.New("push.job: empty (expected a job name, default host-stats)"))
+		bad("push.job", "empty (expected a job name, default host-stats)")
 	}
 	if c.Interval <= 0 {
-		errs = append(errs, fmt.Errorf("push.interval: %s is not a positive duration (e.g. 5s)", c.Interval))
+		bad("push.interval", "%s is not a positive duration (e.g. 5s)", c.Interval)
 	}
 	if c.Timeout < 0 || (c.Interval > 0 && c.Timeout >= c.Interval) {
-		errs = append(errs, fmt.Errorf("push.timeout: %s must be shorter than push.interval %s (0: half the interval)", c.Timeout, c.Interval))
+		bad("push.timeout", "%s must be shorter than push.interval %s (0: half the interval)", c.Timeout, c.Interval)
 	}
 	for k := range c.Grouping {
 		if !validLabelName(k) || k == "job" || k == "instance" {
-			errs = append(errs, fmt.Errorf("push.grouping: %q is not allowed as a grouping label (a label name [a-zA-Z_][a-zA-Z0-9_]*, not job or instance)", k))
+			bad("push.grouping", "%q is not allowed as a grouping label (a label name [a-zA-Z_][a-zA-Z0-9_]*, not job or instance)", k)
 		}
 	}
 	if err := c.HTTPClientConfig.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("push: %w", err))
+		bad("push", "%v", err)
 	}
 	return errors.Join(errs...)
 }
@@ -102,22 +107,17 @@ func validLabelName(s string) bool {
 	return true
 }
 
-// HTTPDoer is the one method of an HTTP client the pusher needs.
-type HTTPDoer interface {
-	Do(*http.Request) (*http.Response, error)
-}
-
 // Pusher PUTs each group of a batch to the gateway. It is used from one
 // goroutine at a time (the loop).
 type Pusher struct {
 	base      string
-	client    HTTPDoer
+	client    *http.Client
 	deleteOn  bool
 	buf       []byte // reused between pushes
 	lastPaths []string
 }
 
-var _ agent.Sender = (*Pusher)(nil)
+var _ batch.Sender = (*Pusher)(nil)
 
 // New builds a Pusher with the block's HTTP client settings.
 func New(c Config) (*Pusher, error) {
@@ -125,21 +125,16 @@ func New(c Config) (*Pusher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("push: building HTTP client: %w", err)
 	}
-	return NewWithClient(c, client), nil
+	return &Pusher{base: strings.TrimRight(c.URL, "/"), client: client, deleteOn: c.DeleteOnShutdown}, nil
 }
 
-// NewWithClient builds a Pusher that sends through client.
-func NewWithClient(c Config, client HTTPDoer) *Pusher {
-	return &Pusher{base: strings.TrimRight(c.URL, "/"), client: client, deleteOn: c.DeleteOnShutdown}
-}
-
-// Name implements agent.Sender.
+// Name implements batch.Sender.
 func (p *Pusher) Name() string { return "pushgateway " + p.base }
 
 // GroupPath returns the grouping-key path of a group:
 // /metrics/job/<job>/instance/<host>/<label>/<value>..., with the @base64
 // form for values that are empty or hold a slash.
-func GroupPath(job string, grouping []agent.Label) string {
+func GroupPath(job string, grouping []batch.Label) string {
 	var b strings.Builder
 	b.WriteString("/metrics")
 	writePair(&b, "job", job)
@@ -165,9 +160,9 @@ func writePair(b *strings.Builder, name, value string) {
 	}
 }
 
-// Send implements agent.Sender: one PUT per group. All groups are tried;
+// Send implements batch.Sender: one PUT per group. All groups are tried;
 // the errors are joined.
-func (p *Pusher) Send(ctx context.Context, b *agent.Batch) error {
+func (p *Pusher) Send(ctx context.Context, b *batch.Batch) error {
 	var errs []error
 	paths := make([]string, 0, len(b.Groups))
 	for _, g := range b.Groups {
@@ -188,7 +183,7 @@ func (p *Pusher) Send(ctx context.Context, b *agent.Batch) error {
 	return errors.Join(errs...)
 }
 
-// Close implements agent.Sender: with delete_on_shutdown it deletes the
+// Close implements batch.Sender: with delete_on_shutdown it deletes the
 // groups of the last push.
 func (p *Pusher) Close(ctx context.Context) error {
 	if !p.deleteOn {

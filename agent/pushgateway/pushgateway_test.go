@@ -17,7 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -25,15 +25,15 @@ func TestGroupPath(t *testing.T) {
 	tests := []struct {
 		name     string
 		job      string
-		grouping []agent.Label
+		grouping []batch.Label
 		want     string
 	}{
-		{"job and instance", "host-stats", []agent.Label{{Name: "instance", Value: "web1"}}, "/metrics/job/host-stats/instance/web1"},
-		{"extra labels in order", "host-stats", []agent.Label{{Name: "instance", Value: "web1"}, {Name: "dc", Value: "eu1"}}, "/metrics/job/host-stats/instance/web1/dc/eu1"},
-		{"slash needs base64", "host-stats", []agent.Label{{Name: "instance", Value: "a/b"}}, "/metrics/job/host-stats/instance@base64/YS9i"},
-		{"empty needs base64", "host-stats", []agent.Label{{Name: "instance", Value: ""}}, "/metrics/job/host-stats/instance@base64/="},
+		{"job and instance", "host-stats", []batch.Label{{Name: "instance", Value: "web1"}}, "/metrics/job/host-stats/instance/web1"},
+		{"extra labels in order", "host-stats", []batch.Label{{Name: "instance", Value: "web1"}, {Name: "dc", Value: "eu1"}}, "/metrics/job/host-stats/instance/web1/dc/eu1"},
+		{"slash needs base64", "host-stats", []batch.Label{{Name: "instance", Value: "a/b"}}, "/metrics/job/host-stats/instance@base64/YS9i"},
+		{"empty needs base64", "host-stats", []batch.Label{{Name: "instance", Value: ""}}, "/metrics/job/host-stats/instance@base64/="},
 		{"job with slash", "a/b", nil, "/metrics/job@base64/YS9i"},
-		{"other characters escaped", "host stats", []agent.Label{{Name: "instance", Value: "web?1"}}, "/metrics/job/host%20stats/instance/web%3F1"},
+		{"other characters escaped", "host stats", []batch.Label{{Name: "instance", Value: "web?1"}}, "/metrics/job/host%20stats/instance/web%3F1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,7 +49,7 @@ func FuzzGroupPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		p := GroupPath("j", []agent.Label{{Name: "instance", Value: v}})
+		p := GroupPath("j", []batch.Label{{Name: "instance", Value: v}})
 		rest, ok := strings.CutPrefix(p, "/metrics/job/j/instance")
 		if !ok {
 			t.Fatalf("path %q lost its prefix", p)
@@ -185,9 +185,9 @@ func TestPushToRealGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := func(fams ...*dto.MetricFamily) *agent.Batch {
-		return &agent.Batch{Time: time.Now(), Grouping: []agent.Label{{Name: "instance", Value: "web/1"}, {Name: "dc", Value: ""}},
-			Groups: []agent.Group{{Job: "host-stats", Families: fams}}}
+	batch := func(fams ...*dto.MetricFamily) *batch.Batch {
+		return &batch.Batch{Time: time.Now(), Grouping: []batch.Label{{Name: "instance", Value: "web/1"}, {Name: "dc", Value: ""}},
+			Groups: []batch.Group{{Job: "host-stats", Families: fams}}}
 	}
 	if err := p.Send(t.Context(), batch(gauge("a_metric", 1), gauge("b_metric", 2, "x", "y"))); err != nil {
 		t.Fatal(err)
@@ -259,7 +259,7 @@ func TestHangingGatewayHitsTimeout(t *testing.T) {
 	p, _ := New(c)
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	err := p.Send(ctx, &agent.Batch{Grouping: []agent.Label{{Name: "instance", Value: "h"}}, Groups: []agent.Group{{Job: "j", Families: []*dto.MetricFamily{gauge("a", 1)}}}})
+	err := p.Send(ctx, &batch.Batch{Grouping: []batch.Label{{Name: "instance", Value: "h"}}, Groups: []batch.Group{{Job: "j", Families: []*dto.MetricFamily{gauge("a", 1)}}}})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Send to a hanging gateway = %v, want a deadline error", err)
 	}
@@ -276,7 +276,7 @@ func TestServerErrorNamesStatusAndBody(t *testing.T) {
 	c := DefaultConfig()
 	c.URL = srv.URL
 	p, _ := New(c)
-	err := p.Send(t.Context(), &agent.Batch{Grouping: []agent.Label{{Name: "instance", Value: "h"}}, Groups: []agent.Group{{Job: "j", Families: []*dto.MetricFamily{gauge("a", 1)}}}})
+	err := p.Send(t.Context(), &batch.Batch{Grouping: []batch.Label{{Name: "instance", Value: "h"}}, Groups: []batch.Group{{Job: "j", Families: []*dto.MetricFamily{gauge("a", 1)}}}})
 	want := fmt.Sprintf("PUT %s/metrics/job/j/instance/h: status 500: storage full", srv.URL)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)

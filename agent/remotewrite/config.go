@@ -3,10 +3,12 @@ package remotewrite
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Config is one item of the `remote_write:` list.
@@ -60,7 +64,7 @@ type BufferConfig struct {
 
 // Defaults, chosen for one host pushing every 5 s (about 10 KB per batch).
 const (
-	DefaultTimeout       = 10 * time.Second
+	DefaultWriteTimeout  = 10 * time.Second
 	DefaultMaxBytes      = 16 << 20 // about 4.5 h of 580-series gathers at 5 s
 	DefaultMaxReplayRate = 20.0
 	DefaultMinBackoff    = 500 * time.Millisecond
@@ -81,7 +85,7 @@ func DefaultConfig() Config {
 // keeps them right.
 func (c *Config) SetDefaults() {
 	if c.Timeout == 0 {
-		c.Timeout = model.Duration(DefaultTimeout)
+		c.Timeout = model.Duration(DefaultWriteTimeout)
 	}
 	if c.Buffer.MaxBytes == 0 {
 		c.Buffer.MaxBytes = DefaultMaxBytes
@@ -100,23 +104,16 @@ func (c *Config) SetDefaults() {
 	}
 }
 
-// FieldError is one invalid setting: Key is the YAML path
-// (remote_write[0].buffer.max_bytes), Msg says what is wrong and allowed.
-type FieldError struct {
-	Key, Msg string
-}
-
-func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
-
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// Validate reports every invalid field of one output, keys relative to the
-// list item (url, buffer.max_bytes). Use ValidateList for the whole
+// Validate reports every invalid field of one output, each a
+// *yamlconf.FieldError keyed relative to the list item (url,
+// buffer.max_bytes). Use ValidateList for the whole
 // remote_write list: it prefixes the keys with remote_write[i].
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, yamlconf.Errorf(key, format, args...))
 	}
 	if u, err := url.Parse(c.URL); c.URL == "" {
 		bad("url", "missing; allowed: an http or https URL such as http://127.0.0.1:8428/api/v1/write")
@@ -144,7 +141,7 @@ func (c *Config) Validate() error {
 	if c.MaxBackoff < c.MinBackoff || time.Duration(c.MaxBackoff) > time.Hour {
 		bad("max_backoff", "%s out of range; allowed: at least min_backoff (%s), at most 1h", c.MaxBackoff, c.MinBackoff)
 	}
-	for _, name := range sortedKeys(c.ExternalLabels) {
+	for _, name := range slices.Sorted(maps.Keys(c.ExternalLabels)) {
 		key := "external_labels." + name
 		switch {
 		case !labelNameRE.MatchString(name) || strings.HasPrefix(name, "__"):
@@ -174,21 +171,15 @@ func ValidateList(cfgs []Config) error {
 		c.SetDefaults()
 		prefix := fmt.Sprintf("remote_write[%d].", i)
 		if err := c.Validate(); err != nil {
-			for _, e := range unjoin(err) {
-				var fe *FieldError
-				if errors.As(e, &fe) {
-					e = &FieldError{Key: prefix + fe.Key, Msg: fe.Msg}
-				}
-				errs = append(errs, e)
-			}
+			errs = append(errs, yamlconf.Under(prefix, err))
 		}
 		if j, dup := names[c.Name]; dup {
-			errs = append(errs, &FieldError{Key: prefix + "name", Msg: fmt.Sprintf("%q is also used by remote_write[%d]; allowed: a unique name per output", c.Name, j)})
+			errs = append(errs, yamlconf.Errorf(prefix+"name", "%q is also used by remote_write[%d]; allowed: a unique name per output", c.Name, j))
 		}
 		names[c.Name] = i
 		if p := filepath.Clean(c.Buffer.StoragePath); c.Buffer.StoragePath != "" {
 			if j, dup := paths[p]; dup {
-				errs = append(errs, &FieldError{Key: prefix + "buffer.storage_path", Msg: fmt.Sprintf("%q is also used by remote_write[%d]; allowed: a separate directory per output", p, j)})
+				errs = append(errs, yamlconf.Errorf(prefix+"buffer.storage_path", "%q is also used by remote_write[%d]; allowed: a separate directory per output", p, j))
 			}
 			paths[p] = i
 		}
@@ -196,18 +187,16 @@ func ValidateList(cfgs []Config) error {
 	return errors.Join(errs...)
 }
 
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
+var typeOfConfig = reflect.TypeFor[plainConfig]()
+
+// plainConfig has Config's fields without its UnmarshalYAML.
+type plainConfig Config
 
 // UnmarshalYAML decodes one list item over DefaultConfig. yaml.v3 does not
 // pass KnownFields on to custom unmarshalers, so unknown keys are checked
 // here, with their line.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
-	if err := checkKnownFields(node, typeOfConfig); err != nil {
+	if err := yamlconf.CheckKnownFields(node, typeOfConfig, "remote_write"); err != nil {
 		return err
 	}
 	type plain Config
@@ -249,13 +238,4 @@ func redactURL(s string) string {
 	}
 	u.User, u.RawQuery, u.Fragment = nil, "", ""
 	return u.String()
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

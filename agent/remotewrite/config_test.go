@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // decodeList decodes a remote_write list the way hostpush's config loader
@@ -58,7 +60,7 @@ remote_write:
 		t.Errorf("HTTP client defaults lost: follow_redirects %v enable_http2 %v", c.HTTPClientConfig.FollowRedirects, c.HTTPClientConfig.EnableHTTP2)
 	}
 	p := cfgs[1]
-	if p.Name != "prom" || p.HTTPClientConfig.EnableHTTP2 || time.Duration(p.Timeout) != DefaultTimeout || p.Buffer.MaxBytes != DefaultMaxBytes {
+	if p.Name != "prom" || p.HTTPClientConfig.EnableHTTP2 || time.Duration(p.Timeout) != DefaultWriteTimeout || p.Buffer.MaxBytes != DefaultMaxBytes {
 		t.Errorf("second output: %+v", p)
 	}
 }
@@ -108,7 +110,7 @@ func TestValidateReportsAllFields(t *testing.T) {
 	c.SetDefaults()
 	c.MaxReplayRate = -5
 	err := ValidateList([]Config{c})
-	var fe *FieldError
+	var fe *yamlconf.FieldError
 	if !errors.As(err, &fe) {
 		t.Fatalf("want FieldError, got %v", err)
 	}

@@ -2,14 +2,16 @@ package remotewrite
 
 import (
 	"bytes"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/golang/snappy"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // Field numbers of prometheus.WriteRequest (Remote-Write 1.0):
@@ -27,8 +29,9 @@ const (
 	fieldSampleTime  = 2
 )
 
-// Label is one label pair of a series.
-type Label struct{ Name, Value string }
+// Label is one label pair of a series: the same type as a batch's grouping
+// labels, which become series labels here.
+type Label = batch.Label
 
 // Encoder turns batches into Remote-Write 1.0 request bodies. It reuses its
 // buffers, so one Encoder must not be used by two goroutines at once.
@@ -45,8 +48,8 @@ type Encoder struct {
 // those labels.
 func NewEncoder(external map[string]string) *Encoder {
 	e := &Encoder{}
-	for _, k := range sortedKeys(external) {
-		e.external = append(e.external, Label{k, external[k]})
+	for _, k := range slices.Sorted(maps.Keys(external)) {
+		e.external = append(e.external, Label{Name: k, Value: external[k]})
 	}
 	return e
 }
@@ -57,7 +60,7 @@ func NewEncoder(external map[string]string) *Encoder {
 // the Pushgateway with honor_labels: job and the grouping labels on every
 // series, histograms as _bucket{le}, _sum, _count, summaries as
 // {quantile}, _sum, _count.
-func (e *Encoder) Encode(b *agent.Batch) (body []byte, samples int) {
+func (e *Encoder) Encode(b *batch.Batch) (body []byte, samples int) {
 	pb, n := e.Marshal(b)
 	// snappy.Encode needs room for the worst case (about 1.17x the input)
 	// but compresses a gather about 6:1; the buffer accounts for and keeps
@@ -68,15 +71,13 @@ func (e *Encoder) Encode(b *agent.Batch) (body []byte, samples int) {
 
 // Marshal is Encode without compression; the result is reused by the next
 // call.
-func (e *Encoder) Marshal(b *agent.Batch) ([]byte, int) {
+func (e *Encoder) Marshal(b *batch.Batch) ([]byte, int) {
 	e.pb = e.pb[:0]
 	ts := b.Time.UnixMilli()
 	n := 0
 	for _, g := range b.Groups {
-		e.base = append(e.base[:0], Label{"job", g.Job})
-		for _, l := range b.Grouping {
-			e.base = append(e.base, Label(l))
-		}
+		e.base = append(e.base[:0], Label{Name: "job", Value: g.Job})
+		e.base = append(e.base, b.Grouping...)
 		for _, f := range g.Families {
 			n += e.family(f, ts)
 		}
@@ -147,14 +148,14 @@ func value(m *dto.Metric) float64 {
 // external labels where absent; empty values are dropped, as Prometheus
 // drops them.
 func (e *Encoder) add(name string, m *dto.Metric, extraName, extraValue string, v float64, ts int64) {
-	ls := append(e.labels[:0], Label{"__name__", name})
+	ls := append(e.labels[:0], Label{Name: "__name__", Value: name})
 	for _, lp := range m.GetLabel() {
 		if !e.isBase(lp.GetName()) {
-			ls = append(ls, Label{lp.GetName(), lp.GetValue()})
+			ls = append(ls, Label{Name: lp.GetName(), Value: lp.GetValue()})
 		}
 	}
 	if extraName != "" {
-		ls = append(ls, Label{extraName, extraValue})
+		ls = append(ls, Label{Name: extraName, Value: extraValue})
 	}
 	ls = append(ls, e.base...)
 	for _, x := range e.external {

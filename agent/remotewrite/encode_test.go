@@ -14,7 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -35,10 +35,10 @@ func TestEncodeGolden(t *testing.T) {
 		Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: proto.Float64(0.25)}}}}
 	untyped := &dto.MetricFamily{Name: proto.String("node_scrape_collector_success"), Type: dto.MetricType_UNTYPED.Enum(),
 		Metric: []*dto.Metric{{Untyped: &dto.Untyped{Value: proto.Float64(0)}, Label: []*dto.LabelPair{{Name: proto.String("collector"), Value: proto.String("cpu")}}}}}
-	b := &agent.Batch{
+	b := &batch.Batch{
 		Time:     time.UnixMilli(1764190800123),
-		Grouping: []agent.Label{{Name: "instance", Value: "web-1"}, {Name: "rack", Value: "r7"}},
-		Groups: []agent.Group{
+		Grouping: []batch.Label{{Name: "instance", Value: "web-1"}, {Name: "rack", Value: "r7"}},
+		Groups: []batch.Group{
 			{Job: "host-stats", Families: append([]*dto.MetricFamily{
 				counter("node_cpu_seconds_total", 1234.5, "cpu", "0", "mode", "idle", "job", "spoofed", "dc", "own", "empty", ""),
 				gauge, untyped}, histSummary(t)...)},
@@ -74,7 +74,7 @@ func TestEncodeGolden(t *testing.T) {
 // TestEncodeRealGather checks the invariants receivers rely on, on a real
 // gather: labels sorted and unique, __name__ set, job and instance on every
 // series, one sample stamped with the batch time, and as many series as
-// agent.CountSeries promises.
+// batch.CountSeries promises.
 func TestEncodeRealGather(t *testing.T) {
 	at := time.UnixMilli(1764190800000)
 	b := testBatch(t, at, "host-a")

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // series is one decoded TimeSeries.
@@ -201,11 +201,11 @@ func histSummary(t testing.TB) []*dto.MetricFamily {
 	return fams
 }
 
-func testBatch(t testing.TB, at time.Time, instance string) *agent.Batch {
-	return &agent.Batch{
+func testBatch(t testing.TB, at time.Time, instance string) *batch.Batch {
+	return &batch.Batch{
 		Time:     at,
-		Grouping: []agent.Label{{Name: "instance", Value: instance}},
-		Groups:   []agent.Group{{Job: "host-stats", Families: loadGather(t)}},
+		Grouping: []batch.Label{{Name: "instance", Value: instance}},
+		Groups:   []batch.Group{{Job: "host-stats", Families: loadGather(t)}},
 	}
 }
 

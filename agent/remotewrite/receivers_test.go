@@ -27,7 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -245,8 +245,8 @@ func TestSameSeriesAsPushgateway(t *testing.T) {
 		t.Fatalf("PUT to the Pushgateway: %s", resp.Status)
 	}
 
-	batch := &agent.Batch{Time: time.Now(), Grouping: []agent.Label{{Name: "instance", Value: "via-remote-write"}},
-		Groups: []agent.Group{{Job: "host-stats", Families: fams}}}
+	batch := &batch.Batch{Time: time.Now(), Grouping: []batch.Label{{Name: "instance", Value: "via-remote-write"}},
+		Groups: []batch.Group{{Job: "host-stats", Families: fams}}}
 	for _, s := range []*server{prom, vm} {
 		cfg := testConfig()
 		cfg.URL, cfg.Name = s.writeURL(), s.kind
@@ -368,7 +368,7 @@ func runOutage(t *testing.T, tc outage) {
 		cfg.Buffer.StoragePath = t.TempDir()
 	}
 	fams := loadGather(t)
-	perBatch := agent.CountSeries(fams)
+	perBatch := batch.CountSeries(fams)
 
 	var (
 		mu         sync.Mutex
@@ -404,8 +404,8 @@ func runOutage(t *testing.T, tc outage) {
 			case <-tick.C:
 			}
 			at := time.Now().Truncate(time.Millisecond)
-			b := &agent.Batch{Time: at, Grouping: []agent.Label{{Name: "instance", Value: instance}},
-				Groups: []agent.Group{{Job: "host-stats", Families: fams}}}
+			b := &batch.Batch{Time: at, Grouping: []batch.Label{{Name: "instance", Value: instance}},
+				Groups: []batch.Group{{Job: "host-stats", Families: fams}}}
 			// Hold mu across Send: a restart (Close, New) happens between
 			// two Sends, as in hostpush, never during one.
 			mu.Lock()

@@ -17,10 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/config"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
-var _ agent.Sender = (*Writer)(nil)
+var _ batch.Sender = (*Writer)(nil)
 
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("remote_write output is closed")
@@ -161,6 +161,8 @@ func (w *Writer) openStore() error {
 }
 
 // Name identifies the output, for example "remote_write http://vm:8428/api/v1/write".
+// The errors of Send and Close do not repeat it: the caller (the loop)
+// names the sender once.
 func (w *Writer) Name() string { return "remote_write " + w.cfg.Name }
 
 // Send encodes b into one write request and buffers it; delivery happens
@@ -168,14 +170,14 @@ func (w *Writer) Name() string { return "remote_write " + w.cfg.Name }
 // not be kept: the Writer is closed, or the batch alone exceeds
 // buffer.max_bytes. Writing to the disk buffer is the only blocking work;
 // when it fails (a full disk) the batch is kept in memory.
-func (w *Writer) Send(ctx context.Context, b *agent.Batch) error {
+func (w *Writer) Send(ctx context.Context, b *batch.Batch) error {
 	w.sendMu.Lock()
 	defer w.sendMu.Unlock()
 	body, samples := w.enc.Encode(b)
 	e := &entry{time: b.Time, samples: samples, size: int64(len(body)), body: body}
 	if e.size > int64(w.cfg.Buffer.MaxBytes) {
 		w.m.dropped.WithLabelValues(dropTooLarge).Add(float64(samples))
-		return fmt.Errorf("remote_write %s: batch of %d bytes exceeds buffer.max_bytes %d", w.cfg.Name, e.size, int64(w.cfg.Buffer.MaxBytes))
+		return fmt.Errorf("batch of %d bytes exceeds buffer.max_bytes %d", e.size, int64(w.cfg.Buffer.MaxBytes))
 	}
 	w.mu.Lock()
 	if w.closed {
@@ -331,7 +333,7 @@ func (w *Writer) Close(ctx context.Context) error {
 			w.store.close()
 		}
 		if lost > 0 {
-			w.closeErr = fmt.Errorf("remote_write %s: %d batches (%d samples) not delivered before stop", w.cfg.Name, lost, lostSamples)
+			w.closeErr = fmt.Errorf("%d batches (%d samples) not delivered before stop", lost, lostSamples)
 		}
 	})
 	return w.closeErr

@@ -19,16 +19,16 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // smallBatch is a batch of one counter whose value is i, so delivered
 // requests can be told apart.
-func smallBatch(at time.Time, i int) *agent.Batch {
-	return &agent.Batch{
+func smallBatch(at time.Time, i int) *batch.Batch {
+	return &batch.Batch{
 		Time:     at,
-		Grouping: []agent.Label{{Name: "instance", Value: "h1"}},
-		Groups:   []agent.Group{{Job: "host-stats", Families: []*dto.MetricFamily{counter("seq_total", float64(i))}}},
+		Grouping: []batch.Label{{Name: "instance", Value: "h1"}},
+		Groups:   []batch.Group{{Job: "host-stats", Families: []*dto.MetricFamily{counter("seq_total", float64(i))}}},
 	}
 }
 
@@ -391,7 +391,7 @@ func TestSendTooLarge(t *testing.T) {
 		f.Metric = append(f.Metric, &dto.Metric{Gauge: &dto.Gauge{Value: proto.Float64(float64(i) * 1.37)},
 			Label: []*dto.LabelPair{{Name: proto.String("id"), Value: proto.String(strings.Repeat(string(rune('a'+i%26)), 1+i%7) + time.Duration(i*7919).String())}}})
 	}
-	b := &agent.Batch{Time: time.Now(), Groups: []agent.Group{{Job: "j", Families: []*dto.MetricFamily{f}}}}
+	b := &batch.Batch{Time: time.Now(), Groups: []batch.Group{{Job: "j", Families: []*dto.MetricFamily{f}}}}
 	err := w.Send(t.Context(), b)
 	if err == nil || !strings.Contains(err.Error(), "exceeds buffer.max_bytes") {
 		t.Fatalf("Send: %v, want a too-large error", err)

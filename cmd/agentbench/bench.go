@@ -143,7 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	writeSummary(w, &c, results)
-	fmt.Fprintf(w, "\nload average at end %s\n", loadavg())
+	fmt.Fprintf(w, "\nload average at end %s\n", procs.LoadAvgText())
 	if err := os.WriteFile(c.Out, []byte(report.String()), 0o644); err != nil {
 		return fmt.Errorf("writing the results: %w", err)
 	}
@@ -207,7 +207,7 @@ func prepare(ctx context.Context, c *Config, stderr io.Writer) (*benchEnv, error
 
 func (env *benchEnv) header(w io.Writer, c *Config) {
 	fmt.Fprintf(w, "agentbench %s UTC on %s: %d CPUs, load average at start %s\n",
-		time.Now().UTC().Format("2006-01-02 15:04"), hostname(), numCPU(), loadavg())
+		time.Now().UTC().Format("2006-01-02 15:04"), hostname(), numCPU(), procs.LoadAvgText())
 	fmt.Fprintf(w, "hostpush %s (%s)\nnode_exporter %s (%s), collectors: its defaults + %s\n",
 		env.hpVersion, c.Hostpush, env.neVersion, c.NodeExporter, strings.Join(extraCollectors, ", "))
 	fmt.Fprintf(w, "binary sizes (file-backed RSS is most of each binary here): hostpush %.1f MiB, node_exporter %.1f MiB\n",

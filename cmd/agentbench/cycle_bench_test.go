@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/hostpush/hostpush/agent"
 	"github.com/hostpush/hostpush/agent/pushgateway"
 	"github.com/hostpush/hostpush/collectors/node"
+	"github.com/hostpush/hostpush/internal/batch"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -42,8 +44,7 @@ var (
 func setup(b *testing.B) *prometheus.Registry {
 	b.Helper()
 	setupOnce.Do(func() {
-		noDefaults := false
-		if setupErr = node.Parse(node.WithExtras(nil), &noDefaults); setupErr != nil {
+		if _, setupErr = kingpin.CommandLine.Parse(node.WithExtras(nil)); setupErr != nil {
 			return
 		}
 		logger := slog.New(slog.DiscardHandler)
@@ -239,8 +240,8 @@ func BenchmarkCycle(b *testing.B) {
 	loop := agent.New(agent.Config{
 		Settings: agent.Settings{
 			Interval: 5 * time.Second, Timeout: 2 * time.Second, Job: "host-stats",
-			Grouping: []agent.Label{{Name: "instance", Value: "bench"}},
-			Senders:  []agent.Sender{pusher},
+			Grouping: []batch.Label{{Name: "instance", Value: "bench"}},
+			Senders:  []batch.Sender{pusher},
 		},
 		Host: reg, Logger: slog.New(slog.DiscardHandler),
 	})

@@ -173,7 +173,7 @@ func topText(f floor, n int) string {
 func peakRSS(runs []sizeRun, i int) int64 {
 	var m int64
 	for _, r := range runs {
-		m = max(m, r.side.mem[i].HWM)
+		m = max(m, r.side.mem[i].PeakRSS)
 	}
 	return m
 }
@@ -184,8 +184,8 @@ func writeMemory(w io.Writer, runs []sizeRun) {
 		mib(hp), mib(ne), float64(hp)/float64(ne), verdict(hp <= ne))
 	last := runs[len(runs)-1].side.mem
 	fmt.Fprintf(w, "  RSS at end of the last round, anon + file MiB: hostpush %.1f + %.1f, node_exporter %.1f + %.1f; peak RSS pushgateway A %.1f, B %.1f\n",
-		mib(last[pHostpush].RssAnon), mib(last[pHostpush].RssFile), mib(last[pNodeExporter].RssAnon), mib(last[pNodeExporter].RssFile),
-		mib(last[pGatewayA].HWM), mib(last[pGatewayB].HWM))
+		mib(last[pHostpush].RSSAnon), mib(last[pHostpush].RSSFile), mib(last[pNodeExporter].RSSAnon), mib(last[pNodeExporter].RSSFile),
+		mib(last[pGatewayA].PeakRSS), mib(last[pGatewayB].PeakRSS))
 }
 
 // writeSummary prints one line per size with the pooled figures and the
@@ -276,18 +276,6 @@ func hostname() string {
 }
 
 func numCPU() int { return runtime.NumCPU() }
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "(unknown)"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "(unknown)"
-	}
-	return strings.Join(f[:3], " ")
-}
 
 func hostpushVersion(ctx context.Context, bin string) string {
 	out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()

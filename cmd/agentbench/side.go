@@ -37,7 +37,7 @@ type round struct {
 // sideResult is one measured window of both sides at one size.
 type sideResult struct {
 	rd     round
-	mem    [nProcs]memory
+	mem    [nProcs]procs.Usage
 	groupA group // replaced setup
 	groupB group // hostpush
 	// deadlineMisses counts hostpush's log lines about a collector that
@@ -233,7 +233,7 @@ func runSide(ctx context.Context, c *Config, p profile, bash, logPrefix string, 
 		return nil, err
 	}
 	for i, pr := range running {
-		if res.mem[i], err = readMemory(pr.Pid()); err != nil {
+		if res.mem[i], err = procs.ReadUsage(pr.Pid()); err != nil {
 			return nil, err
 		}
 	}
@@ -255,11 +255,11 @@ func runSide(ctx context.Context, c *Config, p profile, bash, logPrefix string, 
 func snapshot(running [nProcs]*procs.Proc) ([nProcs]time.Duration, error) {
 	var s [nProcs]time.Duration
 	for i, pr := range running {
-		t, err := readCPU(pr.Pid())
+		u, err := procs.ReadUsage(pr.Pid())
 		if err != nil {
 			return s, err
 		}
-		s[i] = t.Self
+		s[i] = u.CPU
 	}
 	return s, nil
 }

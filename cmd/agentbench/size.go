@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/procfs"
 
 	"github.com/hostpush/hostpush/internal/hostload"
+	"github.com/hostpush/hostpush/internal/procs"
 )
 
 // sizeRun is one size in one round of the bench.
@@ -75,7 +76,7 @@ func runSize(ctx context.Context, c *Config, env *benchEnv, size string, r int, 
 	// change from minute to minute. It is a process of its own, so its CPU
 	// is not counted to either side.
 	win := func() func() error {
-		res.loadBefore = loadavg()
+		res.loadBefore = procs.LoadAvgText()
 		res.host, _ = countHost()
 		done := make(chan error, 1)
 		go func() {

@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/hostpush/hostpush/agent"
 	"github.com/hostpush/hostpush/agent/remotewrite"
+	"github.com/hostpush/hostpush/internal/batch"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -52,7 +52,7 @@ func parseGather(text []byte) (*gather, error) {
 			return nil, fmt.Errorf("encoding %s: %w", n, err)
 		}
 	}
-	g.series = agent.CountSeries(g.families)
+	g.series = batch.CountSeries(g.families)
 	g.pgBody = body.Bytes()
 	if g.series == 0 {
 		return nil, fmt.Errorf("the gather holds no series")
@@ -184,24 +184,21 @@ func simulate(ctx context.Context, o *options, g *gather, recv string, n int) (r
 		})
 	}
 	sleepCtx(ctx, time.Until(measureFrom))
-	cpu0, err := procCPU(p.Pid())
+	u0, err := procs.ReadUsage(p.Pid())
 	if err != nil {
 		return res, err
 	}
-	self0, _ := procCPU(os.Getpid())
+	self0, _ := procs.ReadUsage(os.Getpid())
 	wg.Wait()
 	res.elapsed = time.Since(measureFrom)
-	cpu1, err := procCPU(p.Pid())
+	u1, err := procs.ReadUsage(p.Pid())
 	if err != nil {
 		return res, err
 	}
-	self1, _ := procCPU(os.Getpid())
-	res.cpu, res.selfCPU = cpu1-cpu0, self1-self0
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		res.load = strings.Fields(string(b))[0]
-	}
-	if res.peakRSS, err = procHWM(p.Pid()); err != nil {
-		return res, err
+	self1, _ := procs.ReadUsage(os.Getpid())
+	res.cpu, res.selfCPU, res.peakRSS = u1.CPU-u0.CPU, self1.CPU-self0.CPU, u1.PeakRSS
+	if l, err := procs.LoadAvg(); err == nil {
+		res.load = strconv.FormatFloat(l.Load1, 'f', 2, 64)
 	}
 	switch recv {
 	case "victoria-metrics":
@@ -309,8 +306,8 @@ func (h *host) push(ctx context.Context) (time.Duration, error) {
 		req, _ = http.NewRequestWithContext(ctx, http.MethodPut, "http://"+h.addr+"/metrics/job/host-stats/instance/"+h.name, bytes.NewReader(h.g.pgBody))
 		req.Header.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeProtoDelim)))
 	default:
-		b := &agent.Batch{Time: start, Grouping: []agent.Label{{Name: "instance", Value: h.name}},
-			Groups: []agent.Group{{Job: "host-stats", Families: h.g.families}}}
+		b := &batch.Batch{Time: start, Grouping: []batch.Label{{Name: "instance", Value: h.name}},
+			Groups: []batch.Group{{Job: "host-stats", Families: h.g.families}}}
 		body, _ := h.enc.Encode(b)
 		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, "http://"+h.addr+"/api/v1/write", bytes.NewReader(body))
 		remotewrite.SetHeaders(req.Header)
@@ -338,41 +335,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// procCPU is user+system CPU time of pid from /proc/<pid>/stat (fields 14
-// and 15, in clock ticks of 1/100 s on Linux).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
-	}
-	return time.Duration(u+s) * 10 * time.Millisecond, nil
-}
-
-// procHWM is the peak resident set size (VmHWM) of pid.
-func procHWM(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
 }
 
 func vmSeriesCount(addr string) int {

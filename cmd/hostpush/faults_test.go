@@ -6,11 +6,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hostpush/hostpush/internal/procs"
 )
 
 func TestDeleteOnShutdownRemovesGroup(t *testing.T) {
@@ -75,16 +76,9 @@ func TestHangingGatewayMemoryBounded(t *testing.T) {
 
 func rssKB(t *testing.T, pid int) int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	u, err := procs.ReadUsage(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
+	return int(u.RSS / 1024)
 }

@@ -25,8 +25,10 @@ import (
 	promslogflag "github.com/prometheus/common/promslog/flag"
 
 	"github.com/hostpush/hostpush/agent"
-	"github.com/hostpush/hostpush/agent/config"
+	"github.com/hostpush/hostpush/cmd/hostpush/config"
 	"github.com/hostpush/hostpush/collectors/node"
+	"github.com/hostpush/hostpush/internal/batch"
+	"github.com/hostpush/hostpush/internal/override"
 )
 
 // Exit codes: a unit's RestartPreventExitStatus=2 stops restart loops on
@@ -40,24 +42,26 @@ const (
 // flags are hostpush's own options. node_exporter's live on the same
 // (global) kingpin command line, registered by its collector package.
 type flags struct {
-	configFile, url, job, instance, listen string
-	interval                               time.Duration
-	once, dryRun, checkConfig, noDefaults  bool
-	maxProcs                               int
-	cpuProfile                             string
-	profileCycles                          int
-	set                                    map[string]*bool
-	log                                    promslog.Config
+	configFile, listen                    string
+	once, dryRun, checkConfig, noDefaults bool
+	maxProcs                              int
+	cpuProfile                            string
+	profileCycles                         int
+	log                                   promslog.Config
+	push                                  override.Set[config.File] // win over the file
 }
 
 func defineFlags(app *kingpin.Application) *flags {
-	f := &flags{set: map[string]*bool{}}
-	userSet := func(name string) *bool { b := new(bool); f.set[name] = b; return b }
+	f := &flags{}
 	app.Flag("config.file", "hostpush configuration file (YAML). Built-in defaults when not given.").StringVar(&f.configFile)
-	app.Flag("push.url", "Pushgateway URL (default http://localhost:9091).").IsSetByUser(userSet("url")).StringVar(&f.url)
-	app.Flag("push.job", "Job label of the pushed group (default host-stats).").IsSetByUser(userSet("job")).StringVar(&f.job)
-	app.Flag("push.instance", "Instance label of the pushed group (default: the host name).").IsSetByUser(userSet("instance")).StringVar(&f.instance)
-	app.Flag("push.interval", "Time between pushes (default 5s).").IsSetByUser(userSet("interval")).DurationVar(&f.interval)
+	override.Field(&f.push, app.Flag("push.url", "Pushgateway URL (default http://localhost:9091)."),
+		(*kingpin.FlagClause).StringVar, func(c *config.File) *string { return &c.Push.URL })
+	override.Field(&f.push, app.Flag("push.job", "Job label of the pushed group (default host-stats)."),
+		(*kingpin.FlagClause).StringVar, func(c *config.File) *string { return &c.Push.Job })
+	override.Field(&f.push, app.Flag("push.instance", "Instance label of the pushed group (default: the host name)."),
+		(*kingpin.FlagClause).StringVar, func(c *config.File) *string { return &c.Push.Instance })
+	override.Field(&f.push, app.Flag("push.interval", "Time between pushes (default 5s)."),
+		(*kingpin.FlagClause).DurationVar, func(c *config.File) *time.Duration { return &c.Push.Interval })
 	app.Flag("once", "Gather and push once; exit 1 if the push failed.").BoolVar(&f.once)
 	app.Flag("dry-run", "Gather once and print the text exposition on stdout; no network.").BoolVar(&f.dryRun)
 	app.Flag("check-config", "Check the configuration and exit: 0 if valid, 2 naming every problem.").BoolVar(&f.checkConfig)
@@ -107,7 +111,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app.HelpFlag.Short('h')
 	f := defineFlags(app)
 
-	cfgPath := scanFlag(args, "config.file")
+	cfgPath := configFile(app, args)
 	file := config.Default()
 	if cfgPath != "" {
 		loaded, err := config.Load(cfgPath)
@@ -117,13 +121,18 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		file = *loaded
 	}
 	argv := node.WithExtras(node.Merge(file.Collectors.Args(), args))
-	if err := node.Parse(argv, &f.noDefaults); err != nil {
-		return configError{fmt.Errorf("%v (see --help)", err)}
+	if _, err := app.Parse(argv); err != nil {
+		return configError{fmt.Errorf("%v (see --help)", nameFlag(app, argv, err))}
 	}
 	if terminated { // --help or --version printed
 		return nil
 	}
-	applyFlags(f, &file)
+	if f.noDefaults {
+		node.DisableDefaults()
+	}
+	if err := f.push.Apply(&file); err != nil {
+		return configError{err}
+	}
 	if err := file.Validate(); err != nil {
 		return configError{err}
 	}
@@ -190,38 +199,45 @@ func versionText() string {
 		agent.Version, agent.Revision, agent.NodeExporterVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-// scanFlag finds --name=value or --name value in args before kingpin parses
-// them: the config file must be read first, because its collectors block
-// becomes flags that are parsed together with the command line.
-func scanFlag(args []string, name string) string {
-	val := ""
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
-			val = v
-		} else if a == "--"+name && i+1 < len(args) {
-			val = args[i+1]
+// configFile returns the --config.file that args give. The file is read
+// before the command line is parsed, because its collectors block becomes
+// node_exporter flags parsed together with the command line. kingpin's
+// ParseContext reads args as Parse will, without setting a value or
+// running an action such as --help; a separate kingpin application with
+// only hostpush's own flags could not, as it refuses the collector flags it
+// does not know. An error here is reported by the Parse that follows.
+func configFile(app *kingpin.Application, args []string) string {
+	pc, _ := app.ParseContext(args)
+	if pc == nil {
+		return ""
+	}
+	path := ""
+	for _, el := range pc.Elements {
+		if f, ok := el.Clause.(*kingpin.FlagClause); ok && f.Model().Name == "config.file" && el.Value != nil {
+			path = *el.Value
 		}
 	}
-	return val
+	return path
 }
 
-// applyFlags lets flags the user set override the file.
-func applyFlags(f *flags, file *config.File) {
-	if *f.set["url"] {
-		file.Push.URL = f.url
+// nameFlag adds the flag's name to a value error: kingpin returns the bare
+// error of the value's parser ("time: unknown unit ..."). Setting the values
+// again in order finds the flag that refuses its value.
+func nameFlag(app *kingpin.Application, args []string, err error) error {
+	pc, perr := app.ParseContext(args)
+	if perr != nil {
+		return err
 	}
-	if *f.set["job"] {
-		file.Push.Job = f.job
+	for _, el := range pc.Elements {
+		f, ok := el.Clause.(*kingpin.FlagClause)
+		if !ok || el.Value == nil {
+			continue
+		}
+		if serr := f.Model().Value.Set(*el.Value); serr != nil {
+			return fmt.Errorf("--%s: invalid value %q: %w", f.Model().Name, *el.Value, serr)
+		}
 	}
-	if *f.set["instance"] {
-		file.Push.Instance = f.instance
-	}
-	if *f.set["interval"] {
-		file.Push.Interval = f.interval
-	}
+	return err
 }
 
 func orDefault(s, def string) string {
@@ -235,10 +251,10 @@ func collectorTimeout(file *config.File) time.Duration {
 	if file.Collectors.Timeout > 0 {
 		return file.Collectors.Timeout
 	}
-	return time.Duration(float64(file.Push.Interval) * node.DefaultTimeout)
+	return time.Duration(float64(file.Push.Interval) * node.DefaultTimeoutShare)
 }
 
-func senderNames(ss []agent.Sender) string {
+func senderNames(ss []batch.Sender) string {
 	names := make([]string, len(ss))
 	for i, s := range ss {
 		names[i] = s.Name()
@@ -314,8 +330,9 @@ func reloadOnHUP(ctx context.Context, loop *agent.Loop, path string, f *flags, w
 		}
 		next, err := config.Load(path)
 		if err == nil {
-			applyFlags(f, next)
-			err = next.Validate()
+			if err = f.push.Apply(next); err == nil {
+				err = next.Validate()
+			}
 		}
 		if err != nil {
 			logger.Error("SIGHUP: configuration not reloaded, keeping the running one", "err", oneLine(err))

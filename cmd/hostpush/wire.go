@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -15,10 +16,11 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hostpush/hostpush/agent"
-	"github.com/hostpush/hostpush/agent/config"
 	"github.com/hostpush/hostpush/agent/pushgateway"
 	"github.com/hostpush/hostpush/agent/remotewrite"
+	"github.com/hostpush/hostpush/cmd/hostpush/config"
 	"github.com/hostpush/hostpush/collectors/scrape"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // wiring builds the loop's senders and sources from the configuration and
@@ -85,7 +87,7 @@ func (w *wiring) build(file config.File, first bool) (agent.Settings, error) {
 	if first || !reflect.DeepEqual(file.Scrape, w.cur.Scrape) || !reflect.DeepEqual(file.Push.Grouping, w.cur.Push.Grouping) {
 		scraper = nil
 		if len(file.Scrape) > 0 {
-			scraper, err = scrape.New(file.Scrape, w.logger, w.reg, scrape.WithGroupingLabels(sortedKeys(file.Push.Grouping)...))
+			scraper, err = scrape.New(file.Scrape, w.logger, w.reg, scrape.WithGroupingLabels(slices.Sorted(maps.Keys(file.Push.Grouping))...))
 			if err != nil {
 				return agent.Settings{}, fmt.Errorf("scrape: %w", err)
 			}
@@ -108,7 +110,7 @@ func (w *wiring) build(file config.File, first bool) (agent.Settings, error) {
 		s.Senders = append(s.Senders, wr)
 	}
 	if scraper != nil {
-		s.Sources = []agent.Source{scraper}
+		s.Sources = []batch.Source{scraper}
 	}
 	if len(s.Senders) == 0 {
 		return s, errors.New("push: the Pushgateway output is disabled and no remote_write is configured: nothing to send to")
@@ -156,14 +158,14 @@ func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer,
 					_ = n.Close(canceled())
 				}
 			}
-			return nil, nil, fmt.Errorf("remote_write %s: %w", c.Name, err)
+			return nil, nil, err // New names the output
 		}
 		list, regs = append(list, wr), append(regs, reg)
 	}
 	return list, regs, nil
 }
 
-func groupingLabels(p pushgateway.Config) ([]agent.Label, error) {
+func groupingLabels(p pushgateway.Config) ([]batch.Label, error) {
 	instance := p.Instance
 	if instance == "" {
 		h, err := os.Hostname()
@@ -172,9 +174,9 @@ func groupingLabels(p pushgateway.Config) ([]agent.Label, error) {
 		}
 		instance = h
 	}
-	grouping := []agent.Label{{Name: "instance", Value: instance}}
-	for _, k := range sortedKeys(p.Grouping) {
-		grouping = append(grouping, agent.Label{Name: k, Value: p.Grouping[k]})
+	grouping := []batch.Label{{Name: "instance", Value: instance}}
+	for _, k := range slices.Sorted(maps.Keys(p.Grouping)) {
+		grouping = append(grouping, batch.Label{Name: k, Value: p.Grouping[k]})
 	}
 	return grouping, nil
 }

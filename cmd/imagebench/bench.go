@@ -23,9 +23,9 @@ type outcome struct {
 	Results  []vegeta.Result
 	Metrics  vegeta.Metrics
 	Hist     vegeta.Histogram
-	Samples  []procSample // empty when no server process was sampled
-	CPU      float64      // server CPU seconds during the attack
-	PeakRSS  int64        // server peak RSS (VmHWM), bytes
+	Samples  []procs.Sample // empty when no server process was sampled
+	CPU      float64        // server CPU seconds during the attack
+	PeakRSS  int64          // server peak RSS (VmHWM), bytes
 	Sampled  bool
 	Start    time.Time
 	Duration time.Duration
@@ -36,22 +36,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.Scenarios != "" {
+		return runScenarios(ctx, c, stdout, stderr)
+	}
 	out := filepath.Join(c.OutDir, c.Name)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	base, pid := c.ServerURL, c.ServerPID
 	if base == "" {
-		images, err := os.MkdirTemp("", "imagebench-images-")
+		srv, addr, stop, err := startServer(ctx, c, out, stderr)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(images)
-		srv, addr, err := startServer(ctx, c, images, out, stderr)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = srv.Stop(10 * time.Second) }()
+		defer stop()
 		base, pid = "http://"+addr, srv.Pid()
 	}
 	tr, err := newTargeter(base, c.URLs, c.CacheBust)
@@ -88,8 +86,21 @@ type bytesWriter struct{ b []byte }
 func (w *bytesWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 // startServer runs the image server binary on a free loopback port with the
-// 12 MP sample photo as gophers.jpg in images.
-func startServer(ctx context.Context, c *config, images, out string, stderr io.Writer) (*procs.Proc, string, error) {
+// 12 MP sample photo as gophers.jpg in a temporary folder; stop ends the
+// server and removes the folder.
+func startServer(ctx context.Context, c *config, out string, stderr io.Writer) (p *procs.Proc, addr string, stop func(), err error) {
+	images, err := os.MkdirTemp("", "imagebench-images-")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if p, addr, err = startServerIn(ctx, c, images, out, stderr); err != nil {
+		os.RemoveAll(images)
+		return nil, "", nil, err
+	}
+	return p, addr, func() { _ = p.Stop(10 * time.Second); os.RemoveAll(images) }, nil
+}
+
+func startServerIn(ctx context.Context, c *config, images, out string, stderr io.Writer) (*procs.Proc, string, error) {
 	bin, err := filepath.Abs(c.ServerBin)
 	if err != nil {
 		return nil, "", err
@@ -117,24 +128,29 @@ func startServer(ctx context.Context, c *config, images, out string, stderr io.W
 	return p, addr, nil
 }
 
+// maxWorkers bounds vegeta's goroutines (one per request in flight): an
+// overloaded server that answers slowly must not make the benchmark grow
+// without bound.
+const maxWorkers = 1000
+
 // attack runs vegeta at the configured rate, sampling the server process
 // if pid is set, and prints a progress line every second.
 func attack(ctx context.Context, c *config, tr *targeter, pid int, stderr io.Writer) (*outcome, error) {
 	o := &outcome{Hist: vegeta.Histogram{Buckets: Buckets}}
-	var base procSample
+	var base procs.Usage
 	if pid != 0 {
 		var err error
-		if base, err = readProc(pid); err != nil {
+		if base, err = procs.ReadUsage(pid); err != nil {
 			return nil, fmt.Errorf("sampling server pid %d: %w", pid, err)
 		}
 	}
-	atk := vegeta.NewAttacker(vegeta.Timeout(c.Timeout), vegeta.KeepAlive(true))
+	atk := vegeta.NewAttacker(vegeta.Timeout(c.Timeout), vegeta.KeepAlive(true), vegeta.MaxWorkers(maxWorkers))
 	o.Start = time.Now()
 	sctx, stopSampling := context.WithCancel(context.Background())
-	smp := &sampler{pid: pid, every: c.SampleEvery}
+	smp := &procs.Sampler{Pid: pid, Every: c.SampleEvery}
 	var wg sync.WaitGroup
 	if pid != 0 {
-		wg.Go(func() { smp.run(sctx, o.Start) })
+		wg.Go(func() { smp.Run(sctx, o.Start) })
 	}
 	results := atk.Attack(tr.target, vegeta.Rate{Freq: c.Rate, Per: time.Second}, c.Duration, c.Name)
 	prog := newProgress(stderr, c, o.Start)
@@ -155,12 +171,12 @@ func attack(ctx context.Context, c *config, tr *targeter, pid int, stderr io.Wri
 	prog.done()
 	o.Metrics.Close()
 	if pid != 0 {
-		end, err := readProc(pid)
+		end, err := procs.ReadUsage(pid)
 		if err != nil {
 			return nil, fmt.Errorf("sampling server pid %d after the run: %w", pid, err)
 		}
-		o.Sampled, o.Samples = true, smp.samples
-		o.CPU, o.PeakRSS = end.CPU-base.CPU, end.PeakRSS
+		o.Sampled, o.Samples = true, smp.Samples
+		o.CPU, o.PeakRSS = (end.CPU - base.CPU).Seconds(), end.PeakRSS
 	}
 	return o, nil
 }

@@ -75,22 +75,15 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--name=../x"}, "want a plain folder name"},
 		{[]string{"--plot.format=gif"}, "plot.format"},
 		{[]string{"--urls.file=/nonexistent"}, "--urls.file"},
+		{[]string{"--scenarios=seed,nope"}, `"nope" is not one of seed, uncached, sustained, overload`},
+		{[]string{"--scenarios=seed", "--server.url=http://127.0.0.1:3002"}, "not with --server.url"},
+		{[]string{"--uncached.rate=0"}, "want at least 1 request per second"},
 	}
 	for _, tc := range tests {
 		_, err := parseFlags(tc.args, io.Discard)
 		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("parseFlags(%v) = %v, want a usage error containing %q", tc.args, err, tc.want)
 		}
-	}
-}
-
-func TestReadProcSelf(t *testing.T) {
-	s, err := readProc(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.RSS <= 0 || s.PeakRSS < s.RSS || s.CPU < 0 {
-		t.Errorf("readProc(self) = %+v, want RSS > 0, peak >= RSS", s)
 	}
 }
 
@@ -171,5 +164,39 @@ func TestBucketOfMatchesVegeta(t *testing.T) {
 			t.Errorf("bucketOf(%s) = %d, vegeta counted it elsewhere: %v", d, i, h.Counts)
 		}
 		h.Counts = make([]uint64, len(Buckets))
+	}
+}
+
+// TestScenarioReport: a scenario's report has the lines bench-imageserver
+// has always printed, and its verdict is measured against its target.
+func TestScenarioReport(t *testing.T) {
+	o := &outcome{Hist: vegeta.Histogram{Buckets: Buckets}, CPU: 2, PeakRSS: 150e6, Duration: 10 * time.Second}
+	for i := range 100 {
+		r := vegeta.Result{Code: 200, Latency: time.Duration(i+1) * time.Millisecond}
+		if i%4 == 0 {
+			r.Code = 503
+		}
+		o.Metrics.Add(&r)
+		o.Hist.Add(&r)
+		o.Results = append(o.Results, r)
+	}
+	o.Metrics.Close()
+	c := &config{Name: "overload", Rate: 10, Duration: 10 * time.Second, CacheBust: true}
+	var b bytes.Buffer
+	writeScenario(&b, c, scenarios[3], o, time.Second, 5*time.Second)
+	verdict(&b, scenarios[3], o)
+	for _, want := range []string{
+		"== overload: 10 req/s for 10s, a distinct URL ==",
+		"target: successes <= 1.5s, the rest 503",
+		"requests 100, ", "status codes map[200:75 503:25]",
+		"latency p50 50ms  p95 95ms  p99 99ms  max 100ms  (max of 200s 100ms)",
+		"server CPU 2s total, 26.7ms per 200 response, 20ms per request; peak RSS (VmHWM) 150.0 MB",
+		"machine: vegeta used 0.10 cores, other processes 0.50 of the",
+		"[0s,     20ms]", "[10s,    +Inf]",
+		"vs target: max of 200s / 1.5s = 0.07, responses other than 200/503: 0, RSS/300MB = 0.50",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
 	}
 }

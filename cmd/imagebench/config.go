@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,12 @@ type config struct {
 	PlotFormat  string
 	NoProgress  bool
 	SampleEvery time.Duration
+	// Scenarios selects the four load runs (see scenarios.go); empty: one
+	// run as the other flags say.
+	Scenarios     string
+	UncachedRate  int
+	SustainedRate int
+	Out           string
 }
 
 var errUsage = errors.New("usage")
@@ -65,6 +72,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	app.Flag("plot.format", "Plot file format: png or svg.").Default("png").StringVar(&c.PlotFormat)
 	app.Flag("no-progress", "Do not print the progress line.").BoolVar(&c.NoProgress)
 	app.Flag("sample.interval", "How often to sample the server's CPU and memory.").Default("250ms").DurationVar(&c.SampleEvery)
+	app.Flag("scenarios", "Run these of the four load runs (comma separated: "+strings.Join(scenarioNames(), ",")+"), each against a freshly started --server.bin, and report each against its target instead of one run.").StringVar(&c.Scenarios)
+	app.Flag("uncached.rate", "Request rate of the uncached scenario (CPU per request).").Default("5").IntVar(&c.UncachedRate)
+	app.Flag("sustained.rate", "Request rate of the sustained scenario.").Default("14").IntVar(&c.SustainedRate)
+	app.Flag("out", "With --scenarios: also write the report to this file.").StringVar(&c.Out)
 	if _, err := app.Parse(args); err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -103,6 +114,17 @@ func (c *config) validate() error {
 	}
 	if strings.ContainsAny(c.Name, "/\\") || c.Name == "" || c.Name == "." || c.Name == ".." {
 		errs = append(errs, fmt.Errorf("--name=%q: want a plain folder name", c.Name))
+	}
+	for _, name := range strings.Split(c.Scenarios, ",") {
+		if c.Scenarios != "" && !slices.Contains(scenarioNames(), name) {
+			errs = append(errs, fmt.Errorf("--scenarios=%q: %q is not one of %s", c.Scenarios, name, strings.Join(scenarioNames(), ", ")))
+		}
+	}
+	if c.Scenarios != "" && c.ServerURL != "" {
+		errs = append(errs, errors.New("--scenarios: each scenario starts its own --server.bin; not with --server.url"))
+	}
+	if c.UncachedRate < 1 || c.SustainedRate < 1 {
+		errs = append(errs, fmt.Errorf("--uncached.rate=%d, --sustained.rate=%d: want at least 1 request per second", c.UncachedRate, c.SustainedRate))
 	}
 	if c.ServerURL != "" {
 		if u, err := url.Parse(c.ServerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -157,7 +157,7 @@ func serverPlots(c *config, o *outcome) (*plot.Plot, *plot.Plot, error) {
 	for i, s := range o.Samples {
 		x := s.At.Seconds()
 		if i > 0 {
-			cpu = append(cpu, plotter.XY{X: x, Y: s.CPUCores})
+			cpu = append(cpu, plotter.XY{X: x, Y: s.Cores})
 		}
 		rss = append(rss, plotter.XY{X: x, Y: float64(s.RSS) / (1 << 20)})
 	}

@@ -91,7 +91,7 @@ func (fc *fileConfig) apply(cfg *imageserver.Config, listen, tokenFile *string) 
 	set(&cfg.MaxAge, fc.Cache.MaxAge)
 	if fc.Workers != nil {
 		cfg.Admission.Workers = *fc.Workers
-		cfg.Admission.QueueSize = 8 * *fc.Workers
+		cfg.Admission.QueueSize = imageserver.QueueSize(*fc.Workers)
 	}
 	set(&cfg.Admission.Timeout, fc.Queue.Timeout)
 	set(&cfg.Admission.QueueSize, fc.Queue.Size)

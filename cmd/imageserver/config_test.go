@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
+
 	"github.com/hostpush/hostpush/imageserver"
 )
 
@@ -73,4 +75,39 @@ func FuzzLoadFile(f *testing.F) {
 		fc.apply(&cfg, &listen, &token)
 		_ = cfg.Validate()
 	})
+}
+
+// TestFlagsOverFile: a flag given wins over the file, one not given leaves
+// the file's value, and --workers sizes the queue unless the file did.
+func TestFlagsOverFile(t *testing.T) {
+	dir := t.TempDir()
+	parse := func(file string, args ...string) imageserver.Config {
+		t.Helper()
+		app := kingpin.New("t", "")
+		f := defineFlags(app, imageserver.DefaultConfig(2))
+		if file != "" {
+			p := filepath.Join(dir, "c.yml")
+			if err := os.WriteFile(p, []byte(file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, "--config.file="+p)
+		}
+		if _, err := app.Parse(append(args, "--images.dir="+dir)); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := f.config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	if c := parse("", "--workers=3"); c.Admission.QueueSize != 24 {
+		t.Errorf("--workers=3: queue size %d, want 24", c.Admission.QueueSize)
+	}
+	if c := parse("queue: {size: 5}\ncache: {max_age: 1h}\n", "--workers=3"); c.Admission.QueueSize != 5 || c.MaxAge != time.Hour {
+		t.Errorf("file queue.size 5 and --workers=3: queue size %d, max age %s; want 5 and the file's 1h", c.Admission.QueueSize, c.MaxAge)
+	}
+	if c := parse("queue: {size: 5}\n", "--queue.size=7", "--cache.size=1MiB"); c.Admission.QueueSize != 7 || c.CacheSize != 1<<20 {
+		t.Errorf("flags over file: queue size %d, cache %d; want 7 and 1MiB", c.Admission.QueueSize, c.CacheSize)
+	}
 }

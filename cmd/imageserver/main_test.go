@@ -22,6 +22,7 @@ import (
 
 	"github.com/hostpush/hostpush/imageserver/pipeline"
 	"github.com/hostpush/hostpush/imageserver/testimages"
+	"github.com/hostpush/hostpush/internal/procs"
 )
 
 // TestNoNodeExporter: the image server must not link node_exporter (its
@@ -281,28 +282,19 @@ func withICC(t *testing.T, jpg []byte) []byte {
 }
 
 func peakRSS(t *testing.T, pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	u, err := procs.ReadUsage(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
-			return kb * 1024
-		}
-	}
-	t.Fatal("no VmHWM")
-	return 0
+	return u.PeakRSS
 }
 
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := procs.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func waitFor(t *testing.T, ok func() bool) {

@@ -22,6 +22,7 @@ import (
 	promslogflag "github.com/prometheus/common/promslog/flag"
 
 	"github.com/hostpush/hostpush/imageserver"
+	"github.com/hostpush/hostpush/internal/override"
 )
 
 // Exit codes: 2 for configuration errors, so that a unit's
@@ -55,32 +56,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
-// flags holds the command line; set records which flags the user gave, so
-// that they win over the configuration file and the rest do not.
+// settings is what the file and the flags decide. fileQueueSize records
+// that the file set queue.size, which --workers then leaves alone.
+type settings struct {
+	cfg               imageserver.Config
+	listen, tokenFile string
+	fileQueueSize     bool
+}
+
+// flags holds the command line; the flags in over win over the file.
 type flags struct {
-	configFile, listen, tokenFile string
-	cfg                           imageserver.Config
-	cacheSize, maxSourceBytes     string
-	log                           promslog.Config
-	set                           map[string]*bool
+	configFile string
+	log        promslog.Config
+	over       override.Set[settings]
 }
 
 func defineFlags(app *kingpin.Application, def imageserver.Config) *flags {
-	f := &flags{cfg: def, set: map[string]*bool{}}
-	user := func(name string) *bool { b := new(bool); f.set[name] = b; return b }
+	f := &flags{}
+	str, dur := (*kingpin.FlagClause).StringVar, (*kingpin.FlagClause).DurationVar
 	app.Flag("config.file", "YAML configuration file; flags given here win over it.").StringVar(&f.configFile)
-	app.Flag("web.listen-address", "Address to serve images, /metrics and /healthz on.").Default(":3002").IsSetByUser(user("listen")).StringVar(&f.listen)
-	app.Flag("images.dir", "Directory the images are served from (required).").IsSetByUser(user("dir")).StringVar(&f.cfg.ImagesDir)
-	app.Flag("images.prefix", "URL path prefix of the images.").Default(def.Prefix).IsSetByUser(user("prefix")).StringVar(&f.cfg.Prefix)
-	app.Flag("cache.size", "Memory for cached results (bytes or with a unit: 256MiB); 0 disables the cache.").Default("256MiB").IsSetByUser(user("cache")).StringVar(&f.cacheSize)
-	app.Flag("cache.max-age", "max-age of the Cache-Control header.").Default(def.MaxAge.String()).IsSetByUser(user("maxage")).DurationVar(&f.cfg.MaxAge)
-	app.Flag("workers", "Transforms run at once (default: one per CPU core).").Default(fmt.Sprint(def.Admission.Workers)).IsSetByUser(user("workers")).IntVar(&f.cfg.Admission.Workers)
-	app.Flag("queue.timeout", "Longest wait for a worker before answering 503 with Retry-After.").Default(def.Admission.Timeout.String()).IsSetByUser(user("qtimeout")).DurationVar(&f.cfg.Admission.Timeout)
-	app.Flag("queue.size", "Requests that may wait for a worker (default: 8 per worker); more are answered 503 at once.").IsSetByUser(user("qsize")).IntVar(&f.cfg.Admission.QueueSize)
-	app.Flag("sign.token-file", "File holding the imgix signing token; when set, every request needs a valid s parameter.").IsSetByUser(user("token")).StringVar(&f.tokenFile)
-	app.Flag("limits.max-source-pixels", "Largest source image, in pixels, checked from its header before decoding.").Default(fmt.Sprint(def.Pipeline.MaxSourcePixels)).IsSetByUser(user("pixels")).Int64Var(&f.cfg.Pipeline.MaxSourcePixels)
-	app.Flag("limits.max-source-bytes", "Largest source file (bytes or with a unit).").Default("64MiB").IsSetByUser(user("bytes")).StringVar(&f.maxSourceBytes)
-	app.Flag("limits.transform-timeout", "Longest a transform may run.").Default(def.TransformTimeout.String()).IsSetByUser(user("ttimeout")).DurationVar(&f.cfg.TransformTimeout)
+	override.Field(&f.over, app.Flag("web.listen-address", "Address to serve images, /metrics and /healthz on.").Default(":3002"),
+		str, func(s *settings) *string { return &s.listen })
+	override.Field(&f.over, app.Flag("images.dir", "Directory the images are served from (required)."),
+		str, func(s *settings) *string { return &s.cfg.ImagesDir })
+	override.Field(&f.over, app.Flag("images.prefix", "URL path prefix of the images.").Default(def.Prefix),
+		str, func(s *settings) *string { return &s.cfg.Prefix })
+	override.Var(&f.over, app.Flag("cache.size", "Memory for cached results (bytes or with a unit: 256MiB); 0 disables the cache.").Default("256MiB"),
+		str, func(s *settings, v string) (err error) { s.cfg.CacheSize, err = parseBytes(v); return err })
+	override.Field(&f.over, app.Flag("cache.max-age", "max-age of the Cache-Control header.").Default(def.MaxAge.String()),
+		dur, func(s *settings) *time.Duration { return &s.cfg.MaxAge })
+	override.Var(&f.over, app.Flag("workers", "Transforms run at once (default: one per CPU core).").Default(fmt.Sprint(def.Admission.Workers)),
+		(*kingpin.FlagClause).IntVar, func(s *settings, v int) error {
+			s.cfg.Admission.Workers = v
+			if !s.fileQueueSize {
+				s.cfg.Admission.QueueSize = imageserver.QueueSize(v)
+			}
+			return nil
+		})
+	override.Field(&f.over, app.Flag("queue.timeout", "Longest wait for a worker before answering 503 with Retry-After.").Default(def.Admission.Timeout.String()),
+		dur, func(s *settings) *time.Duration { return &s.cfg.Admission.Timeout })
+	override.Field(&f.over, app.Flag("queue.size", "Requests that may wait for a worker (default: 8 per worker); more are answered 503 at once."),
+		(*kingpin.FlagClause).IntVar, func(s *settings) *int { return &s.cfg.Admission.QueueSize })
+	override.Field(&f.over, app.Flag("sign.token-file", "File holding the imgix signing token; when set, every request needs a valid s parameter."),
+		str, func(s *settings) *string { return &s.tokenFile })
+	override.Field(&f.over, app.Flag("limits.max-source-pixels", "Largest source image, in pixels, checked from its header before decoding.").Default(fmt.Sprint(def.Pipeline.MaxSourcePixels)),
+		(*kingpin.FlagClause).Int64Var, func(s *settings) *int64 { return &s.cfg.Pipeline.MaxSourcePixels })
+	override.Var(&f.over, app.Flag("limits.max-source-bytes", "Largest source file (bytes or with a unit).").Default("64MiB"),
+		str, func(s *settings, v string) (err error) { s.cfg.MaxSourceBytes, err = parseBytes(v); return err })
+	override.Field(&f.over, app.Flag("limits.transform-timeout", "Longest a transform may run.").Default(def.TransformTimeout.String()),
+		dur, func(s *settings) *time.Duration { return &s.cfg.TransformTimeout })
 	promslogflag.AddFlags(app, &f.log)
 	return f
 }
@@ -92,81 +116,28 @@ func versionText() string {
 
 // config merges defaults, the configuration file and the flags the user gave.
 func (f *flags) config() (imageserver.Config, string, error) {
-	def := imageserver.DefaultConfig(runtime.NumCPU())
-	cfg, listen, tokenFile := def, ":3002", ""
-	var fileQueueSize *int // a queue size from the file is kept when --workers changes
+	s := settings{cfg: imageserver.DefaultConfig(runtime.NumCPU()), listen: ":3002"}
 	if f.configFile != "" {
 		fc, err := loadFile(f.configFile)
 		if err != nil {
-			return cfg, "", err
+			return s.cfg, "", err
 		}
-		fc.apply(&cfg, &listen, &tokenFile)
-		fileQueueSize = fc.Queue.Size
+		fc.apply(&s.cfg, &s.listen, &s.tokenFile)
+		s.fileQueueSize = fc.Queue.Size != nil
 	}
-	given := func(name string) bool { return *f.set[name] }
-	if given("listen") {
-		listen = f.listen
-	}
-	if given("dir") {
-		cfg.ImagesDir = f.cfg.ImagesDir
-	}
-	if given("prefix") {
-		cfg.Prefix = f.cfg.Prefix
-	}
-	var errs []error
-	if given("cache") {
-		n, err := parseBytes(f.cacheSize)
-		errs = append(errs, flagErr("cache.size", err))
-		cfg.CacheSize = n
-	}
-	if given("maxage") {
-		cfg.MaxAge = f.cfg.MaxAge
-	}
-	if given("workers") {
-		cfg.Admission.Workers = f.cfg.Admission.Workers
-		if fileQueueSize == nil {
-			cfg.Admission.QueueSize = 8 * f.cfg.Admission.Workers
-		}
-	}
-	if given("qtimeout") {
-		cfg.Admission.Timeout = f.cfg.Admission.Timeout
-	}
-	if given("qsize") {
-		cfg.Admission.QueueSize = f.cfg.Admission.QueueSize
-	}
-	if given("token") {
-		tokenFile = f.tokenFile
-	}
-	if given("pixels") {
-		cfg.Pipeline.MaxSourcePixels = f.cfg.Pipeline.MaxSourcePixels
-	}
-	if given("bytes") {
-		n, err := parseBytes(f.maxSourceBytes)
-		errs = append(errs, flagErr("limits.max-source-bytes", err))
-		cfg.MaxSourceBytes = n
-	}
-	if given("ttimeout") {
-		cfg.TransformTimeout = f.cfg.TransformTimeout
-	}
-	if tokenFile != "" {
-		b, err := os.ReadFile(tokenFile)
+	errs := []error{f.over.Apply(&s)}
+	if s.tokenFile != "" {
+		b, err := os.ReadFile(s.tokenFile)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reading sign token file: %w", err))
-		} else if cfg.SignToken = strings.TrimSpace(string(b)); cfg.SignToken == "" {
-			errs = append(errs, fmt.Errorf("sign token file %s is empty", tokenFile))
+		} else if s.cfg.SignToken = strings.TrimSpace(string(b)); s.cfg.SignToken == "" {
+			errs = append(errs, fmt.Errorf("sign token file %s is empty", s.tokenFile))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return cfg, listen, err
+		return s.cfg, s.listen, err
 	}
-	return cfg, listen, cfg.Validate()
-}
-
-func flagErr(name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("--%s: %w", name, err)
+	return s.cfg, s.listen, s.cfg.Validate()
 }
 
 func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {

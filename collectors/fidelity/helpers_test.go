@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/hostpush/hostpush/agent/config"
+	"github.com/hostpush/hostpush/cmd/hostpush/config"
 	"github.com/hostpush/hostpush/collectors/node"
 	"github.com/hostpush/hostpush/internal/procs"
 )

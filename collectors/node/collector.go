@@ -8,14 +8,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/node_exporter/collector"
 )
 
-// DefaultTimeout is the share of the push interval a collector may take
+// DefaultTimeoutShare is the share of the push interval a collector may take
 // when collectors.timeout is not set.
-const DefaultTimeout = 0.4
+const DefaultTimeoutShare = 0.4
 
 var (
 	durationDesc = prometheus.NewDesc("node_scrape_collector_duration_seconds",
@@ -24,39 +23,11 @@ var (
 		"node_exporter: Whether a collector succeeded.", []string{"collector"}, nil)
 )
 
-// Parse parses args once on kingpin's global command line, where
-// node_exporter registered its flags (and where the caller may have added
-// its own), and applies --collector.disable-defaults the way node_exporter's
-// main does. It must be called exactly once, before New.
-func Parse(args []string, disableDefaults *bool) error {
-	if _, err := kingpin.CommandLine.Parse(args); err != nil {
-		return nameFlag(args, err)
-	}
-	if *disableDefaults {
-		collector.DisableDefaultCollectors()
-	}
-	return nil
-}
-
-// nameFlag adds the flag's name to a value error: kingpin returns the bare
-// error of the value's parser ("time: unknown unit ..."). Setting the values
-// again in order finds the flag that refuses its value.
-func nameFlag(args []string, err error) error {
-	pc, perr := kingpin.CommandLine.ParseContext(args)
-	if perr != nil {
-		return err
-	}
-	for _, el := range pc.Elements {
-		f, ok := el.Clause.(*kingpin.FlagClause)
-		if !ok || el.Value == nil {
-			continue
-		}
-		if serr := f.Model().Value.Set(*el.Value); serr != nil {
-			return fmt.Errorf("--%s: invalid value %q: %w", f.Model().Name, *el.Value, serr)
-		}
-	}
-	return err
-}
+// DisableDefaults turns node_exporter's default collectors off, as its main
+// does for --collector.disable-defaults. Call it after the command line is
+// parsed (kingpin.CommandLine, where node_exporter registered its flags) and
+// before New.
+func DisableDefaults() { collector.DisableDefaultCollectors() }
 
 // Updater is what each node_exporter collector does: send its metrics.
 // It is node_exporter's collector.Collector.

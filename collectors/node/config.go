@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	// Imported for its init: it registers the collector flags on
 	// kingpin.CommandLine.
 	_ "github.com/prometheus/node_exporter/collector"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
 // Extras are the collectors hostpush enables on top of node_exporter's
@@ -39,7 +42,7 @@ type Config struct {
 	// Paths maps procfs, sysfs, rootfs and udev.data to mount points.
 	Paths map[string]string `yaml:"paths"`
 	// Timeout is each collector's deadline within a tick; 0 means
-	// DefaultTimeout of the push interval.
+	// DefaultTimeoutShare of the push interval.
 	Timeout time.Duration `yaml:"timeout"`
 	// Intervals lets slow-moving collectors run less often than every tick;
 	// their last values are pushed in between.
@@ -70,14 +73,14 @@ func (v *FlagValue) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Validate checks names against the collectors and options node_exporter
-// registered, so a typo is reported before anything runs. Errors name the
-// key under collectors.
+// registered, so a typo is reported before anything runs. Each problem is
+// a *yamlconf.FieldError keyed under collectors.
 func (c *Config) Validate() error {
 	var errs []error
 	known := Names()
 	checkName := func(key, name string) {
 		if !slices.Contains(known, name) {
-			errs = append(errs, fmt.Errorf("collectors.%s: unknown collector %q (known: %s)", key, name, strings.Join(known, ", ")))
+			errs = append(errs, yamlconf.Errorf("collectors."+key, "unknown collector %q (known: %s)", name, strings.Join(known, ", ")))
 		}
 	}
 	for i, n := range c.Enable {
@@ -86,27 +89,27 @@ func (c *Config) Validate() error {
 	for i, n := range c.Disable {
 		checkName(fmt.Sprintf("disable[%d]", i), n)
 		if slices.Contains(c.Enable, n) {
-			errs = append(errs, fmt.Errorf("collectors.disable[%d]: %q is also in collectors.enable", i, n))
+			errs = append(errs, yamlconf.Errorf(fmt.Sprintf("collectors.disable[%d]", i), "%q is also in collectors.enable", n))
 		}
 	}
-	for _, k := range sortedKeys(c.Flags) {
+	for _, k := range slices.Sorted(maps.Keys(c.Flags)) {
 		f := kingpin.CommandLine.GetFlag("collector." + k)
 		if f == nil || slices.Contains(known, k) {
-			errs = append(errs, fmt.Errorf("collectors.flags.%s: unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k, k))
+			errs = append(errs, yamlconf.Errorf("collectors.flags."+k, "unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k))
 		}
 	}
-	for _, k := range sortedKeys(c.Paths) {
+	for _, k := range slices.Sorted(maps.Keys(c.Paths)) {
 		if !slices.Contains(pathFlags, k) {
-			errs = append(errs, fmt.Errorf("collectors.paths.%s: unknown path %q (allowed: %s)", k, k, strings.Join(pathFlags, ", ")))
+			errs = append(errs, yamlconf.Errorf("collectors.paths."+k, "unknown path %q (allowed: %s)", k, strings.Join(pathFlags, ", ")))
 		}
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("collectors.timeout: %s is negative (allowed: 0 for the default, or a positive duration)", c.Timeout))
+		errs = append(errs, yamlconf.Errorf("collectors.timeout", "%s is negative (allowed: 0 for the default, or a positive duration)", c.Timeout))
 	}
-	for _, k := range sortedKeys(c.Intervals) {
+	for _, k := range slices.Sorted(maps.Keys(c.Intervals)) {
 		checkName("intervals."+k, k)
 		if c.Intervals[k] <= 0 {
-			errs = append(errs, fmt.Errorf("collectors.intervals.%s: %s is not a positive duration", k, c.Intervals[k]))
+			errs = append(errs, yamlconf.Errorf("collectors.intervals."+k, "%s is not a positive duration", c.Intervals[k]))
 		}
 	}
 	return errors.Join(errs...)
@@ -125,12 +128,12 @@ func (c *Config) Args() []string {
 	for _, n := range c.Disable {
 		args = append(args, "--no-collector."+n)
 	}
-	for _, k := range sortedKeys(c.Flags) {
+	for _, k := range slices.Sorted(maps.Keys(c.Flags)) {
 		for _, v := range c.Flags[k] {
 			args = append(args, "--collector."+k+"="+v)
 		}
 	}
-	for _, k := range sortedKeys(c.Paths) {
+	for _, k := range slices.Sorted(maps.Keys(c.Paths)) {
 		args = append(args, "--path."+k+"="+c.Paths[k])
 	}
 	return args
@@ -217,13 +220,4 @@ func Names() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

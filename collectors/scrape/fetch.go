@@ -24,10 +24,9 @@ const MaxBodyBytes = 32 << 20
 // takes the text format otherwise, as Prometheus does.
 const acceptHeader = `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1`
 
-// maxBodyBytes is MaxBodyBytes; tests lower it.
-var maxBodyBytes int64 = MaxBodyBytes
-
-func fetch(ctx context.Context, client *http.Client, url string, timeout time.Duration) ([]*dto.MetricFamily, error) {
+// fetch gets and decodes one target's metrics, reading at most maxBody
+// bytes of its response.
+func fetch(ctx context.Context, client *http.Client, url string, timeout time.Duration, maxBody int64) ([]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("scraping %s: %w", url, err)
@@ -44,7 +43,7 @@ func fetch(ctx context.Context, client *http.Client, url string, timeout time.Du
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, fmt.Errorf("scraping %s: status %s", url, resp.Status)
 	}
-	body := &limitedReader{r: resp.Body, n: maxBodyBytes, limit: maxBodyBytes}
+	body := &limitedReader{r: resp.Body, n: maxBody, limit: maxBody}
 	fams, err := Decode(body, expfmt.ResponseFormat(resp.Header))
 	if err != nil {
 		return nil, fmt.Errorf("scraping %s: %w", url, err)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 )
 
 // Scraper fetches every target concurrently on each Gather.
@@ -25,11 +25,14 @@ import (
 type Scraper struct {
 	targets  []*target
 	client   *http.Client
+	maxBody  int64 // MaxBodyBytes; a test lowers it
 	reserved []string
 	success  *prometheus.GaugeVec
 	duration *prometheus.GaugeVec
 	series   *prometheus.GaugeVec
 }
+
+var _ batch.Source = (*Scraper)(nil)
 
 // target is one configured Target plus its state across ticks.
 type target struct {
@@ -58,6 +61,7 @@ func New(targets []Target, logger *slog.Logger, reg prometheus.Registerer, opts 
 	}
 	s := &Scraper{
 		client:   &http.Client{Transport: newTransport()},
+		maxBody:  MaxBodyBytes,
 		reserved: []string{"job", "instance"},
 	}
 	for _, o := range opts {
@@ -110,14 +114,14 @@ func registerGaugeVec(reg prometheus.Registerer, name, help string) (*prometheus
 
 // Gather fetches every target concurrently, each bounded by its timeout and
 // by ctx, and returns one group per target that answered, in config order.
-func (s *Scraper) Gather(ctx context.Context) []agent.Group {
-	groups := make([]*agent.Group, len(s.targets))
+func (s *Scraper) Gather(ctx context.Context) []batch.Group {
+	groups := make([]*batch.Group, len(s.targets))
 	var wg sync.WaitGroup
 	for i, t := range s.targets {
 		wg.Go(func() { groups[i] = s.gatherOne(ctx, t) })
 	}
 	wg.Wait()
-	out := make([]agent.Group, 0, len(groups))
+	out := make([]batch.Group, 0, len(groups))
 	for _, g := range groups {
 		if g != nil {
 			out = append(out, *g)
@@ -126,15 +130,15 @@ func (s *Scraper) Gather(ctx context.Context) []agent.Group {
 	return out
 }
 
-func (s *Scraper) gatherOne(ctx context.Context, t *target) *agent.Group {
+func (s *Scraper) gatherOne(ctx context.Context, t *target) *batch.Group {
 	timeout := t.Timeout
 	if timeout == 0 {
-		timeout = DefaultTimeout
+		timeout = DefaultFetchTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	fams, err := fetch(ctx, s.client, t.URL, timeout)
+	fams, err := fetch(ctx, s.client, t.URL, timeout, s.maxBody)
 	if err == nil {
 		fams = Sanitize(fams, s.reserved)
 	}
@@ -146,8 +150,8 @@ func (s *Scraper) gatherOne(ctx context.Context, t *target) *agent.Group {
 		return nil
 	}
 	s.success.WithLabelValues(t.Name).Set(1)
-	s.series.WithLabelValues(t.Name).Set(float64(agent.CountSeries(fams)))
-	return &agent.Group{Job: t.JobName(), Families: fams}
+	s.series.WithLabelValues(t.Name).Set(float64(batch.CountSeries(fams)))
+	return &batch.Group{Job: t.JobName(), Families: fams}
 }
 
 // report logs a target going down or coming back, not every failed tick.

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/hostpush/hostpush/agent"
+	"github.com/hostpush/hostpush/internal/batch"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -53,7 +53,7 @@ func httpGet(t *testing.T, url string) string {
 
 // pushGroups PUTs each group to the gateway as hostpush does: job from the
 // group, instance from the host (client_golang's pusher, protobuf).
-func pushGroups(t *testing.T, gateway, instance string, groups []agent.Group) {
+func pushGroups(t *testing.T, gateway, instance string, groups []batch.Group) {
 	t.Helper()
 	for _, g := range groups {
 		fams := g.Families
@@ -158,7 +158,7 @@ func TestGatherPushToRealGateway(t *testing.T) {
 	}
 }
 
-func jobs(groups []agent.Group) []string {
+func jobs(groups []batch.Group) []string {
 	var out []string
 	for _, g := range groups {
 		out = append(out, g.Job)
@@ -200,9 +200,6 @@ func TestGatherFaults(t *testing.T) {
 	}))
 	defer huge.Close()
 
-	defer func(old int64) { maxBodyBytes = old }(maxBodyBytes)
-	maxBodyBytes = 1 << 20
-
 	var logs procs.Buffer
 	reg := prometheus.NewRegistry()
 	s, err := New([]Target{
@@ -215,6 +212,7 @@ func TestGatherFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.maxBody = 1 << 20
 	groups := s.Gather(t.Context())
 	if len(groups) != 1 || groups[0].Job != "good" {
 		t.Fatalf("Gather() jobs = %v, want only [good]", jobs(groups))

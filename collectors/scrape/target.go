@@ -6,11 +6,13 @@ import (
 	"net/url"
 	"regexp"
 	"time"
+
+	"github.com/hostpush/hostpush/internal/yamlconf"
 )
 
-// DefaultTimeout bounds one fetch of a target whose timeout is unset. The
+// DefaultFetchTimeout bounds one fetch of a target whose timeout is unset. The
 // tick's own deadline still applies when it is shorter.
-const DefaultTimeout = 2 * time.Second
+const DefaultFetchTimeout = 2 * time.Second
 
 // Target is one co-located /metrics endpoint, as written in the config's
 // scrape: list.
@@ -23,24 +25,25 @@ type Target struct {
 	URL string `yaml:"url"`
 	// Job overrides the job the group is pushed under (default: Name).
 	Job string `yaml:"job"`
-	// Timeout bounds one fetch (default DefaultTimeout).
+	// Timeout bounds one fetch (default DefaultFetchTimeout).
 	Timeout time.Duration `yaml:"timeout"`
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
-// Validate reports every problem of the target, each naming its key
-// (for example "url: ..."). Index-qualified keys come from ValidateAll.
+// Validate reports every problem of the target, each a *yamlconf.FieldError
+// keyed within the target (for example url). Index-qualified keys come from
+// ValidateAll.
 func (t Target) Validate() error {
 	var errs []error
 	if !namePattern.MatchString(t.Name) {
-		errs = append(errs, fmt.Errorf("name: %q must be non-empty and use only letters, digits, '_', '.' and '-'", t.Name))
+		errs = append(errs, yamlconf.Errorf("name", "%q must be non-empty and use only letters, digits, '_', '.' and '-'", t.Name))
 	}
 	if err := validateURL(t.URL); err != nil {
-		errs = append(errs, fmt.Errorf("url: %w", err))
+		errs = append(errs, yamlconf.Errorf("url", "%v", err))
 	}
 	if t.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("timeout: %s must not be negative (0 means %s)", t.Timeout, DefaultTimeout))
+		errs = append(errs, yamlconf.Errorf("timeout", "%s must not be negative (0 means %s)", t.Timeout, DefaultFetchTimeout))
 	}
 	return errors.Join(errs...)
 }
@@ -78,26 +81,18 @@ func ValidateAll(targets []Target) error {
 	names := map[string]int{}
 	jobs := map[string]int{}
 	for i, t := range targets {
+		prefix := fmt.Sprintf("scrape[%d].", i)
 		if err := t.Validate(); err != nil {
-			for _, e := range unjoin(err) {
-				errs = append(errs, fmt.Errorf("scrape[%d].%w", i, e))
-			}
+			errs = append(errs, yamlconf.Under(prefix, err))
 		}
 		if j, ok := names[t.Name]; ok && t.Name != "" {
-			errs = append(errs, fmt.Errorf("scrape[%d].name: %q is already used by scrape[%d]; names must be unique", i, t.Name, j))
+			errs = append(errs, yamlconf.Errorf(prefix+"name", "%q is already used by scrape[%d]; names must be unique", t.Name, j))
 		}
 		names[t.Name] = i
 		if j, ok := jobs[t.JobName()]; ok && t.JobName() != "" {
-			errs = append(errs, fmt.Errorf("scrape[%d].job: %q is already the job of scrape[%d]; each target needs its own job", i, t.JobName(), j))
+			errs = append(errs, yamlconf.Errorf(prefix+"job", "%q is already the job of scrape[%d]; each target needs its own job", t.JobName(), j))
 		}
 		jobs[t.JobName()] = i
 	}
 	return errors.Join(errs...)
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }

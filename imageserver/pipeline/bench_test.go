@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hostpush/hostpush/imageserver/internal/testphoto"
 	"github.com/hostpush/hostpush/imageserver/params"
+	"github.com/hostpush/hostpush/internal/procs"
 )
 
 type stepTimes map[string]time.Duration
@@ -18,7 +18,7 @@ func (m stepTimes) ObserveStep(step string, d time.Duration) { m[step] += d }
 
 func photo(b *testing.B) []byte {
 	b.Helper()
-	p, err := testphoto.Path()
+	p, err := procs.SampleImagePath(context.Background())
 	if err != nil {
 		b.Skipf("12 MP photo unavailable: %v", err)
 	}

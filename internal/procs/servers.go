@@ -72,24 +72,35 @@ func waitReady(ctx context.Context, p *Proc, url string) error {
 }
 
 // SampleImageModule is the Go module that ships the 12 MP sample photo
-// (iPhone XS, 4032x3024, EXIF orientation and ICC profile).
+// (iPhone XS, 4032x3024, EXIF orientation 6, Display P3 ICC profile). It is
+// fetched through the go command at run time and never committed.
 const SampleImageModule = "github.com/h2non/bimg@v1.1.9"
 
-// SampleImage copies the 12 MP photo from the module cache (downloading the
-// module through the Go module proxy if needed) into dir as name.
-func SampleImage(ctx context.Context, dir, name string) error {
+// SampleImagePath downloads the sample photo's module through the Go module
+// proxy if needed and returns the photo's path in the module cache.
+func SampleImagePath(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "mod", "download", "-json", SampleImageModule).Output()
 	if err != nil {
-		return fmt.Errorf("downloading %s for the sample image: %w", SampleImageModule, err)
+		return "", fmt.Errorf("downloading %s for the sample image: %w", SampleImageModule, err)
 	}
 	var mod struct{ Dir, Error string }
 	if err := json.Unmarshal(out, &mod); err != nil {
-		return fmt.Errorf("reading go mod download output: %w", err)
+		return "", fmt.Errorf("reading go mod download output: %w", err)
 	}
 	if mod.Error != "" || mod.Dir == "" {
-		return fmt.Errorf("downloading %s: %s", SampleImageModule, mod.Error)
+		return "", fmt.Errorf("downloading %s: %s", SampleImageModule, mod.Error)
 	}
-	src, err := os.ReadFile(filepath.Join(mod.Dir, "testdata", "test_exif_full.jpg"))
+	return filepath.Join(mod.Dir, "testdata", "test_exif_full.jpg"), nil
+}
+
+// SampleImage copies the sample photo (see SampleImagePath) into dir as
+// name.
+func SampleImage(ctx context.Context, dir, name string) error {
+	path, err := SampleImagePath(ctx)
+	if err != nil {
+		return err
+	}
+	src, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("reading the sample image: %w", err)
 	}

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 func TestParseDefaultsAndOverrides(t *testing.T) {
@@ -86,19 +84,6 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 	}
 }
 
-func TestLineOf(t *testing.T) {
-	src := "push:\n  url: x\ncollectors:\n  flags:\n    a.b: 1\nremote_write:\n  - url: a\n  - url: b\n"
-	root := mustNode(t, src)
-	tests := map[string]int{
-		"push": 1, "push.url": 2, "collectors.flags.a.b": 5, "remote_write[1].url": 8, "nosuch": 0, "push.nosuch": 1,
-	}
-	for path, want := range tests {
-		if got := lineOf(root, path); got != want {
-			t.Errorf("lineOf(%q) = %d, want %d", path, got, want)
-		}
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"", "push: {url: http://x}", "collectors: {enable: [cpu], flags: {a: [b]}}", "push:\n  interval: 5x", "push: [", "- a", "push:\n  tls_config: {ca_file: x}"} {
 		f.Add(s)
@@ -109,13 +94,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
-}
-
-func mustNode(t *testing.T, src string) *yaml.Node {
-	t.Helper()
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
-		t.Fatal(err)
-	}
-	return &n
 }

@@ -1,7 +1,8 @@
-// Package agent is hostpush's push loop: it gathers on a ticker, hands each
-// gather to every configured Sender (Pushgateway, remote_write), and reports
-// its own health as metrics and to systemd.
-package agent
+// Package batch holds the types that hostpush's sources, its push loop and
+// its senders exchange: a Batch of Groups gathered on one tick, and the
+// Sender interface. It imports nothing of hostpush, so collectors and
+// senders can use it without depending on the loop (package agent).
+package batch
 
 import (
 	"context"
@@ -82,4 +83,11 @@ type Sender interface {
 	Name() string
 	Send(ctx context.Context, b *Batch) error
 	Close(ctx context.Context) error
+}
+
+// Source contributes groups besides the host group on each tick, for
+// example co-located scrape targets. Gather must return by ctx's deadline;
+// it is not called concurrently with itself.
+type Source interface {
+	Gather(ctx context.Context) []Group
 }

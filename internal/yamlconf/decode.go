@@ -1,14 +1,15 @@
-// Package config reads hostpush's YAML configuration file: strict (an
-// unknown key is an error naming key and line), with every problem reported
-// at once, each with the line it is on.
-package config
+// Package yamlconf decodes hostpush's YAML configuration strictly (an
+// unknown key is an error) and reports every problem at once as a
+// FieldError naming the key and its line. It is the one place that knows
+// yaml.v3's error messages, and the FieldError type is the one every
+// configuration section reports its problems with.
+package yamlconf
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
 	"sort"
@@ -16,87 +17,53 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/hostpush/hostpush/agent/pushgateway"
-	"github.com/hostpush/hostpush/agent/remotewrite"
-	"github.com/hostpush/hostpush/collectors/node"
-	"github.com/hostpush/hostpush/collectors/scrape"
 )
 
-// File is the whole configuration file.
-type File struct {
-	Push        pushgateway.Config   `yaml:"push"`
-	Collectors  node.Config          `yaml:"collectors"`
-	Scrape      []scrape.Target      `yaml:"scrape"`
-	RemoteWrite []remotewrite.Config `yaml:"remote_write"`
-}
-
-// DefaultScrape is the co-located image server, scraped when the file has
-// no scrape list; a target that is down costs one refused connection per
-// tick and shows as hostpush_scrape_success 0.
-var DefaultScrape = []scrape.Target{{Name: "imageserver", URL: "http://127.0.0.1:3002/metrics"}}
-
-// Default returns the configuration used when no file is given.
-func Default() File {
-	return File{Push: pushgateway.DefaultConfig(), Scrape: DefaultScrape}
-}
-
-// Validate checks every block and joins all problems; each names its key.
-func (f *File) Validate() error {
-	errs := []error{f.Push.Validate(), f.Collectors.Validate(), scrape.ValidateAll(f.Scrape), remotewrite.ValidateList(f.RemoteWrite)}
-	if f.Push.Disabled && len(f.RemoteWrite) == 0 {
-		errs = append(errs, errors.New("push.disabled: true with no remote_write outputs leaves nothing to send to (allowed: false, or add remote_write)"))
+// Decode decodes data, the YAML document named name in errors, strictly
+// into v (a pointer to a struct that already holds the defaults) and then
+// calls validate. It returns every problem at once, joined, each a
+// *FieldError with name and line: yaml.v3's complaints rewritten to say
+// which key is wrong and what is allowed there, then validate's errors at
+// the line of their FieldError's key. Data that is not YAML at all is
+// reported alone, without validation.
+func Decode(name string, data []byte, v any, validate func() error) error {
+	d := &doc{name: name, root: &yaml.Node{}, t: reflect.TypeOf(v).Elem()}
+	_ = yaml.Unmarshal(data, d.root)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var decErrs []error
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return d.decodeError(err) // not YAML at all
+		}
+		// yaml.v3 decodes the rest past unknown keys and bad values, so
+		// validation can still report the other problems.
+		decErrs = flatten(d.decodeError(err))
+	}
+	errs := decErrs
+	for _, e := range flatten(validate()) {
+		if fe := d.locate(e); !sameLine(decErrs, fe) {
+			errs = append(errs, fe)
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// Load reads and validates the file at path on top of Default.
-func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading config file: %w", err)
-	}
-	return Parse(path, data)
-}
-
-// Parse decodes data (named name in errors) on top of Default and validates
-// it. Errors are one line each, "name:line: key: problem", joined.
-func Parse(name string, data []byte) (*File, error) {
-	f := Default()
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var decErrs []error
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			return nil, decodeError(name, &root, err) // not YAML at all
-		}
-		// yaml.v3 decodes the rest past unknown keys and bad values, so
-		// validation can still report the other problems.
-		decErrs = flatten(decodeError(name, &root, err))
-	}
-	errs := decErrs
-	if err := f.Validate(); err != nil {
-		for _, e := range flatten(withLines(name, &root, err)) {
-			if !sameLine(decErrs, e) {
-				errs = append(errs, e)
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return &f, errors.Join(errs...)
-	}
-	return &f, nil
+// doc is one document being decoded: its name in errors, its node tree
+// (for the lines of keys) and the type it is decoded into.
+type doc struct {
+	name string
+	root *yaml.Node
+	t    reflect.Type
 }
 
 // sameLine reports whether one of errs is already about e's line: a bad
 // value leaves a zero value behind, which validation would report again.
-func sameLine(errs []error, e error) bool {
-	pos, _, _ := strings.Cut(e.Error(), ": ")
+func sameLine(errs []error, e *FieldError) bool {
 	for _, d := range errs {
-		if p, _, _ := strings.Cut(d.Error(), ": "); p == pos {
+		var fe *FieldError
+		if errors.As(d, &fe) && fe.File == e.File && fe.Line == e.Line {
 			return true
 		}
 	}
@@ -111,30 +78,30 @@ var (
 
 // decodeError rewrites yaml.v3's messages into one line per problem naming
 // the key and what is allowed.
-func decodeError(name string, root *yaml.Node, err error) error {
+func (d *doc) decodeError(err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		// A syntax error, or one from a custom unmarshaler (which stops
 		// the decoding there).
-		return problem(name, root, strings.TrimPrefix(err.Error(), "yaml: "))
+		return d.problem(strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	var errs []error
 	for _, e := range te.Errors {
-		errs = append(errs, problem(name, root, e))
+		errs = append(errs, d.problem(e))
 	}
 	return errors.Join(errs...)
 }
 
-// problem turns one of yaml.v3's "line N: ..." messages into
-// "name:N: ...", naming an unknown key's section and its allowed keys.
-func problem(name string, root *yaml.Node, e string) error {
-	line, msg := "", e
+// problem turns one of yaml.v3's "line N: ..." messages into a FieldError
+// at line N, naming an unknown key's section and its allowed keys.
+func (d *doc) problem(e string) *FieldError {
+	line, msg := 0, e
 	if m := lineRe.FindStringSubmatch(e); m != nil {
-		line, msg = m[1], m[2]
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
 	if m := unknownRe.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(line)
-		where, keys := section(root, n, m[1])
+		where, keys := d.section(line, m[1])
 		msg = fmt.Sprintf("unknown key %q in %s", m[1], where)
 		if len(keys) > 0 {
 			msg += fmt.Sprintf(" (allowed: %s)", strings.Join(keys, ", "))
@@ -142,10 +109,7 @@ func problem(name string, root *yaml.Node, e string) error {
 	} else if m := castRe.FindStringSubmatch(msg); m != nil {
 		msg = fmt.Sprintf("%q is not a valid %s", m[2], describeType(m[3]))
 	}
-	if line == "" {
-		return fmt.Errorf("%s: %s", name, msg)
-	}
-	return fmt.Errorf("%s:%s: %s", name, line, msg)
+	return &FieldError{File: d.name, Line: line, Msg: msg}
 }
 
 func describeType(goType string) string {
@@ -166,14 +130,14 @@ func describeType(goType string) string {
 
 // section finds where the unknown key at line sits in the file (e.g.
 // "push.tls_config") and the keys allowed there, by walking the YAML tree
-// and File's types along the same keys. yaml.v3 names the Go type in its
-// message, which custom unmarshalers hide ("config.plain").
-func section(root *yaml.Node, line int, key string) (string, []string) {
-	path, ok := keyPath(root, line, key)
+// and the decoded value's types along the same keys. yaml.v3 names the Go
+// type in its message, which custom unmarshalers hide ("config.plain").
+func (d *doc) section(line int, key string) (string, []string) {
+	path, ok := keyPath(d.root, line, key)
 	if !ok {
 		return "the file", nil
 	}
-	t := reflect.TypeOf(File{})
+	t := d.t
 	for _, seg := range path {
 		if t = fieldType(t, seg); t == nil {
 			return strings.Join(path, "."), nil
@@ -259,34 +223,15 @@ func yamlKeys(t reflect.Type) []string {
 	return keys
 }
 
-// withLines prefixes every validation error, which starts with its key path
-// ("push.url: ..."), with the file name and the line of that key.
-func withLines(name string, root *yaml.Node, err error) error {
-	var errs []error
-	for _, e := range flatten(err) {
-		msg := e.Error()
-		key, _, _ := strings.Cut(msg, ": ")
-		if line := lineOf(root, key); line > 0 {
-			errs = append(errs, fmt.Errorf("%s:%d: %w", name, line, e))
-		} else {
-			errs = append(errs, fmt.Errorf("%s: %w", name, e))
-		}
+// locate places a validation error at the line of its key in the file.
+func (d *doc) locate(e error) *FieldError {
+	var fe *FieldError
+	if !errors.As(e, &fe) {
+		return &FieldError{File: d.name, Msg: e.Error()}
 	}
-	return errors.Join(errs...)
-}
-
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	if err == nil {
-		return nil
-	}
-	return []error{err}
+	c := *fe
+	c.File, c.Line = d.name, lineOf(d.root, fe.Key)
+	return &c
 }
 
 // lineOf finds the line of a key path like push.url, remote_write[1].url or

@@ -1,4 +1,4 @@
-package remotewrite
+package yamlconf
 
 import (
 	"fmt"
@@ -8,15 +8,16 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var typeOfConfig = reflect.TypeFor[plainConfig]()
-
-// plainConfig has Config's fields without its UnmarshalYAML.
-type plainConfig Config
-
-// checkKnownFields reports the first mapping key in node that t (a struct,
+// CheckKnownFields reports the first mapping key in node that t (a struct,
 // possibly with inline structs and maps) has no field for, as yaml.v3's
-// KnownFields would, with the key's line.
-func checkKnownFields(node *yaml.Node, t reflect.Type) error {
+// KnownFields would, with the key's line. yaml.v3 does not pass KnownFields
+// on to custom unmarshalers, which call this instead; name stands for t in
+// the message.
+func CheckKnownFields(node *yaml.Node, t reflect.Type, name string) error {
+	return checkKnownFields(node, t, t, name)
+}
+
+func checkKnownFields(node *yaml.Node, t, top reflect.Type, name string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -38,9 +39,9 @@ func checkKnownFields(node *yaml.Node, t reflect.Type) error {
 				ft, ok = inlineMap.Elem(), true
 			}
 			if !ok {
-				return fmt.Errorf("line %d: field %s not found in %s", k.Line, k.Value, yamlTypeName(t))
+				return fmt.Errorf("line %d: field %s not found in %s", k.Line, k.Value, typeName(t, top, name))
 			}
-			if err := checkKnownFields(v, ft); err != nil {
+			if err := checkKnownFields(v, ft, top, name); err != nil {
 				return err
 			}
 		}
@@ -49,7 +50,7 @@ func checkKnownFields(node *yaml.Node, t reflect.Type) error {
 			return nil
 		}
 		for i := 1; i < len(node.Content); i += 2 {
-			if err := checkKnownFields(node.Content[i], t.Elem()); err != nil {
+			if err := checkKnownFields(node.Content[i], t.Elem(), top, name); err != nil {
 				return err
 			}
 		}
@@ -58,7 +59,7 @@ func checkKnownFields(node *yaml.Node, t reflect.Type) error {
 			return nil
 		}
 		for _, v := range node.Content {
-			if err := checkKnownFields(v, t.Elem()); err != nil {
+			if err := checkKnownFields(v, t.Elem(), top, name); err != nil {
 				return err
 			}
 		}
@@ -93,9 +94,9 @@ func collectFields(t reflect.Type, fields map[string]reflect.Type, inlineMap *re
 	}
 }
 
-func yamlTypeName(t reflect.Type) string {
-	if t == typeOfConfig {
-		return "remote_write"
+func typeName(t, top reflect.Type, name string) string {
+	if t == top {
+		return name
 	}
 	return t.String()
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/hostpush/hostpush/internal/procs"
+)
+
+// scenario is one of the four load runs of the imageserver issue, with the
+// target it is reported against. The rate of two comes from flags.
+type scenario struct {
+	name   string
+	rate   func(*config) int
+	bust   bool
+	target string
+}
+
+var scenarios = []scenario{
+	{"seed", func(*config) int { return 50 }, false, "100% 200, p99 <= 10ms, max < 1s, peak RSS <= 150 MB"},
+	{"uncached", func(c *config) int { return c.UncachedRate }, true, "CPU per request <= 130 ms"},
+	{"sustained", func(c *config) int { return c.SustainedRate }, true, ">= 14 req/s, every request 200, p99 < 1s"},
+	{"overload", func(*config) int { return 50 }, true, "successes <= 1.5s, the rest 503, peak RSS <= 300 MB"},
+}
+
+func scenarioNames() []string {
+	names := make([]string, len(scenarios))
+	for i, s := range scenarios {
+		names[i] = s.name
+	}
+	return names
+}
+
+// runScenarios runs the selected scenarios one after the other, each
+// against a freshly started server on the seed URL (distinct variants of it
+// when uncached), and reports each against its target, on stdout and in
+// --out. Plots of each run go to the output folder under its name.
+func runScenarios(ctx context.Context, c *config, stdout, stderr io.Writer) error {
+	w := stdout
+	if c.Out != "" {
+		if err := os.MkdirAll(filepath.Dir(c.Out), 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(c.Out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = io.MultiWriter(stdout, f)
+	}
+	photo, err := procs.SampleImagePath(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(photo)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "imageserver load runs: %s, photo %s (%d bytes) as gophers.jpg, %s per run, %s\nload average before: %s\n",
+		time.Now().UTC().Format(time.RFC3339), procs.SampleImageModule, st.Size(), c.Duration,
+		"vegeta v12 in this process, server a child process", procs.LoadAvgText())
+	for _, sc := range scenarios {
+		if !strings.Contains(","+c.Scenarios+",", ","+sc.name+",") {
+			continue
+		}
+		run := *c
+		run.Name, run.Rate, run.CacheBust, run.URLs = sc.name, sc.rate(c), sc.bust, []string{SeedPath}
+		if err := runScenario(ctx, w, &run, sc, stderr); err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func runScenario(ctx context.Context, w io.Writer, c *config, sc scenario, stderr io.Writer) error {
+	out := filepath.Join(c.OutDir, c.Name)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	srv, addr, stop, err := startServer(ctx, c, out, stderr)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	base := "http://" + addr
+	tr, err := newTargeter(base, c.URLs, c.CacheBust)
+	if err != nil {
+		return err
+	}
+	busy0, _ := procs.MachineCPU()
+	self0, _ := procs.ReadUsage(os.Getpid())
+	o, err := attack(ctx, c, tr, srv.Pid(), stderr)
+	if err != nil {
+		return err
+	}
+	busy1, _ := procs.MachineCPU()
+	self1, _ := procs.ReadUsage(os.Getpid())
+	self := self1.CPU - self0.CPU
+	writeScenario(w, c, sc, o, self, busy1-busy0-cpuTime(o.CPU)-self)
+	if line, err := serverSide(base); err == nil {
+		fmt.Fprintf(w, "server-side (imageserver_http_request_duration_seconds, cumulative): %s\n", line)
+	}
+	verdict(w, sc, o)
+	files, err := writePlots(out, c, o)
+	if err != nil {
+		return fmt.Errorf("writing plots: %w", err)
+	}
+	fmt.Fprintf(stderr, "imagebench: %s: plots %v\n", c.Name, files)
+	return nil
+}
+
+func cpuTime(seconds float64) time.Duration { return time.Duration(seconds * float64(time.Second)) }
+
+// writeScenario prints one run: requests and status codes, latency
+// quantiles, the server's CPU per request and peak RSS, how busy the rest
+// of the machine was, and the histogram.
+func writeScenario(w io.Writer, c *config, sc scenario, o *outcome, self, others time.Duration) {
+	s := summarize(o.Results)
+	d := o.Duration.Seconds()
+	cpu := cpuTime(o.CPU)
+	url := map[bool]string{true: "a distinct", false: "the same"}[c.CacheBust]
+	fmt.Fprintf(w, "\n== %s: %d req/s for %s, %s URL ==\ntarget: %s\n", c.Name, c.Rate, c.Duration, url, sc.target)
+	fmt.Fprintf(w, "requests %d, throughput (200/s) %.2f, success ratio %.4f, status codes %v\n",
+		o.Metrics.Requests, o.Metrics.Throughput, o.Metrics.Success, o.Metrics.StatusCodes)
+	fmt.Fprintf(w, "latency p50 %s  p95 %s  p99 %s  max %s  (max of 200s %s)\n", r3(s.P50), r3(s.P95), r3(s.P99), r3(s.Max), r3(s.OKMax))
+	fmt.Fprintf(w, "server CPU %s total, %s per 200 response, %s per request; peak RSS (VmHWM) %.1f MB\n",
+		r3(cpu), r3(cpu/time.Duration(max(1, s.OK))), r3(cpu/time.Duration(max(1, s.Requests))), float64(o.PeakRSS)/1e6)
+	fmt.Fprintf(w, "machine: vegeta used %.2f cores, other processes %.2f of the %d cores on average during the run\n",
+		self.Seconds()/d, others.Seconds()/d, runtime.NumCPU())
+	if len(o.Metrics.Errors) > 0 {
+		fmt.Fprintf(w, "errors: %s\n", strings.Join(o.Metrics.Errors, "; "))
+	}
+	_ = vegeta.NewHistogramReporter(&o.Hist).Report(w)
+}
+
+// verdict prints the run's figures as ratios of its target.
+func verdict(w io.Writer, sc scenario, o *outcome) {
+	s := summarize(o.Results)
+	m := &o.Metrics
+	mb := float64(o.PeakRSS) / 1e6
+	perReq := o.CPU / float64(max(1, s.OK))
+	other := 0
+	for code, n := range m.StatusCodes {
+		if code != "200" && code != "503" {
+			other += n
+		}
+	}
+	switch sc.name {
+	case "seed":
+		fmt.Fprintf(w, "vs target: success %.4f (want 1), p99/10ms = %.2f, max/1s = %.3f, RSS/150MB = %.2f\n",
+			m.Success, s.P99.Seconds()/0.010, s.Max.Seconds(), mb/150)
+	case "uncached":
+		fmt.Fprintf(w, "vs target: CPU per request / 130ms = %.2f, success %.4f\n", perReq/0.130, m.Success)
+	case "sustained":
+		fmt.Fprintf(w, "vs target: throughput %.2f req/s (/14 = %.2f), success %.4f (want 1), p99/1s = %.3f\n",
+			m.Throughput, m.Throughput/14, m.Success, s.P99.Seconds())
+	case "overload":
+		fmt.Fprintf(w, "vs target: max of 200s / 1.5s = %.2f, responses other than 200/503: %d, RSS/300MB = %.2f\n",
+			s.OKMax.Seconds()/1.5, other, mb/300)
+	}
+}
+
+// serverSide summarizes the server's own request duration histogram, which
+// leaves out the time vegeta and the kernel add on a busy machine, and its
+// memory at the end.
+func serverSide(base string) (string, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	var parts, mem []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "imageserver_http_request_duration_seconds_bucket{le=\""); ok {
+			le, count, _ := strings.Cut(rest, "\"} ")
+			parts = append(parts, "<="+le+"s: "+count)
+		}
+		for _, name := range []string{"go_memstats_heap_sys_bytes ", "go_memstats_heap_inuse_bytes ", "imageserver_cache_bytes ", "process_resident_memory_bytes "} {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				var f float64
+				fmt.Sscan(v, &f)
+				mem = append(mem, fmt.Sprintf("%s%.0fMB", name, f/1e6))
+			}
+		}
+	}
+	return strings.Join(parts, ", ") + "\nmemory at the end: " + strings.Join(mem, ", "), nil
+}
+
+func r3(d time.Duration) string { return d.Round(100 * time.Microsecond).String() }
