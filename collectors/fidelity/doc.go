@@ -10,6 +10,10 @@
 //   - TestDifferentialNodeExporter runs node_exporter (built from the module
 //     cache) and hostpush on this machine with the same collector flags and
 //     compares node_* metric names, types, help texts and label names.
+//   - TestProcessesDifferential scrapes node_exporter and hostpush (with
+//     its own processes collector, warm) in turn while internal/hostload
+//     adds processes and threads that start and exit throughout, and holds
+//     the counts to what births between the scrapes allow.
 //   - TestDashboard1860 pushes hostpush's default gather through a real
 //     Pushgateway into a real Prometheus and checks the 229 metric names the
 //     dashboard queries, then (when the dashboard JSON is at hand) evaluates

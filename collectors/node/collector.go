@@ -82,6 +82,9 @@ func New(logger *slog.Logger, timeout time.Duration, intervals map[string]time.D
 	for name, c := range nc.Collectors {
 		updaters[name] = c
 	}
+	if err := substituteNative(logger, updaters); err != nil {
+		return nil, err
+	}
 	return newCollector(logger, timeout, intervals, updaters), nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +97,15 @@ func (c *Config) Validate() error {
 		f := kingpin.CommandLine.GetFlag("collector." + k)
 		if f == nil || slices.Contains(known, k) {
 			errs = append(errs, yamlconf.Errorf("collectors.flags."+k, "unknown collector option %q (give node_exporter's flag name without \"--collector.\", e.g. filesystem.mount-points-exclude)", k))
+			continue
+		}
+		if f.Model().IsBoolFlag() {
+			for _, v := range c.Flags[k] {
+				if _, err := strconv.ParseBool(v); err != nil || len(c.Flags[k]) > 1 {
+					errs = append(errs, yamlconf.Errorf("collectors.flags."+k, "%q is not one boolean (allowed: true, false)", strings.Join(c.Flags[k], ", ")))
+					break
+				}
+			}
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Paths)) {
@@ -130,13 +140,28 @@ func (c *Config) Args() []string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Flags)) {
 		for _, v := range c.Flags[k] {
-			args = append(args, "--collector."+k+"="+v)
+			args = append(args, flagArg(k, v))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Paths)) {
 		args = append(args, "--path."+k+"="+c.Paths[k])
 	}
 	return args
+}
+
+// flagArg renders one collector option. kingpin takes no value after a
+// boolean flag ("--collector.cpu.info=false" is refused): a boolean is
+// --collector.K or --no-collector.K.
+func flagArg(k, v string) string {
+	if f := kingpin.CommandLine.GetFlag("collector." + k); f != nil && f.Model().IsBoolFlag() {
+		if b, err := strconv.ParseBool(v); err == nil {
+			if b {
+				return "--collector." + k
+			}
+			return "--no-collector." + k
+		}
+	}
+	return "--collector." + k + "=" + v
 }
 
 // Merge joins the flags from the file with those of the command line, which

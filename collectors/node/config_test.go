@@ -24,6 +24,8 @@ func TestArgs(t *testing.T) {
 			[]string{"--collector.filesystem.mount-points-exclude=^/run($|/)", "--collector.sysctl.include=fs.file-nr", "--collector.sysctl.include=kernel.threads-max"}},
 		{"paths", "paths: {procfs: /host/proc, udev.data: /host/udev}",
 			[]string{"--path.procfs=/host/proc", "--path.udev.data=/host/udev"}},
+		{"boolean options as flags without a value", "flags: {processes.native: false, cpu.info: true}",
+			[]string{"--collector.cpu.info", "--no-collector.processes.native"}},
 		{"timeout and intervals are not flags", "timeout: 2s\nintervals: {filesystem: 30s}", nil},
 	}
 	for _, tc := range tests {
@@ -52,6 +54,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"disable and enable", Config{Enable: []string{"wifi"}, Disable: []string{"wifi"}}, `collectors.disable[0]: "wifi" is also in collectors.enable`},
 		{"unknown option", Config{Flags: map[string]FlagValue{"filesystem.nosuch": {"x"}}}, `collectors.flags.filesystem.nosuch: unknown collector option "filesystem.nosuch"`},
 		{"collector given as option", Config{Flags: map[string]FlagValue{"systemd": {"true"}}}, `collectors.flags.systemd: unknown collector option "systemd"`},
+		{"boolean option", Config{Flags: map[string]FlagValue{"processes.native": {"maybe"}}}, `collectors.flags.processes.native: "maybe" is not one boolean (allowed: true, false)`},
 		{"unknown path", Config{Paths: map[string]string{"proc": "/p"}}, `collectors.paths.proc: unknown path "proc" (allowed: procfs, sysfs, rootfs, udev.data)`},
 		{"negative timeout", Config{Timeout: -time.Second}, `collectors.timeout: -1s is negative`},
 		{"zero interval", Config{Intervals: map[string]time.Duration{"filesystem": 0}}, `collectors.intervals.filesystem: 0s is not a positive duration`},

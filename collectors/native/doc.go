@@ -1,0 +1,14 @@
+// Package native holds hostpush's own implementations of node_exporter
+// collectors that cost the most on busy hosts. Each one produces exactly
+// the metrics of the node_exporter collector whose name it takes (families,
+// help texts, types, labels and values), and behaves the same when a
+// process or thread disappears mid-read and when a /proc file is
+// unreadable or malformed; it only reads less and keeps what it learnt
+// between gathers.
+//
+// collectors/node substitutes a native collector for node_exporter's when
+// its --collector.<name>.native flag is on (the default). Adding another
+// means one file here implementing Collector and one entry in registry:
+// the flag, the substitution and the documentation of the flag follow from
+// Names.
+package native
