@@ -47,7 +47,7 @@ deb: build ## dist/{hostpush,imageserver}_<version>_<arch>.deb via nfpm, then li
 acceptance: deb ## install, upgrade and purge the .deb under a real systemd (nspawn container) against a real Pushgateway
 	$(GO) test -count=1 -timeout 20m -tags acceptance ./packaging/acceptance/ -v
 
-bench-agent: build ## hostpush vs node_exporter + curl script at three host sizes (as it is, +500/2,500, +2,000/10,000 processes/threads), each with its own Pushgateway: CPU per cycle, peak RSS, collector floor (out/bench-agent.txt, ~7 min)
+bench-agent: build ## hostpush vs node_exporter + curl script at three host sizes (as it is, +500/2,500, +2,000/10,000 processes/threads), each with its own Pushgateway: CPU per cycle, peak RSS, collector floor (out/bench-agent.txt, ~5 min: 2 rounds x 3 sizes x 34 s, plus starting the load)
 	@packaging/install-deps.sh bench
 	$(GO) run ./cmd/agentbench --out=out/bench-agent.txt $(BENCH_ARGS)
 

@@ -183,6 +183,21 @@ func BenchmarkGather(b *testing.B) {
 	}
 }
 
+// BenchmarkGatherMerged is the gather as hostpush did it before it
+// skipped the merge when no remote_write output is configured:
+// prometheus.Gatherers over the registry and an empty set of writers,
+// which checks and sorts every metric a second time.
+func BenchmarkGatherMerged(b *testing.B) {
+	reg := setup(b)
+	g := prometheus.Gatherers{reg, prometheus.Gatherers{}}
+	defer cpuMeter(b)()
+	for b.Loop() {
+		if _, err := g.Gather(); err != nil {
+			b.Logf("gather: %v", err)
+		}
+	}
+}
+
 // BenchmarkEncode is the protobuf encoding of one gather, as the
 // pushgateway sender does it (protowire, pushgateway.AppendDelimited).
 func BenchmarkEncode(b *testing.B) {
