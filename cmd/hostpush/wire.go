@@ -49,7 +49,8 @@ type writerSet struct {
 // Gather is the host group: the registry (collectors and own metrics) and
 // the remote_write outputs' metrics. Without remote_write outputs it is the
 // registry's gather as it is: prometheus.Gatherers would check and sort
-// every metric a second time (about 3 % of a cycle, measured).
+// every metric a second time (BenchmarkGatherMerged: about 0.1 ms CPU and
+// 120 kB of garbage per gather here).
 func (w *wiring) Gather() ([]*dto.MetricFamily, error) {
 	w.writers.mu.Lock()
 	n := len(w.writers.regs)
