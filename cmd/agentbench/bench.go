@@ -213,7 +213,7 @@ func (env *benchEnv) header(w io.Writer, c *Config) {
 	fmt.Fprintf(w, "binary sizes (file-backed RSS is most of each binary here): hostpush %.1f MiB, node_exporter %.1f MiB\n",
 		fileMiB(c.Hostpush), fileMiB(c.NodeExporter))
 	fmt.Fprintf(w, "cycle period %s on both sides (hostpush --push.interval; a fresh `bash push.sh` per cycle for the script), sides run concurrently, script fired half a period after hostpush's push\n", c.Period)
-	fmt.Fprintf(w, "%d rounds; in each, every size: %d warmup + %d measured cycles per side; during them the collector floor in a process of its own (%d rounds, one per period, of every collector alone, one after another, GOMAXPROCS=1)\n",
+	fmt.Fprintf(w, "%d rounds; in each, every size: %d warmup + %d measured cycles per side; during them the collector floor in a process of its own (%d rounds, one per period, of every collector alone, one after another, GOMAXPROCS=1; with its process's other CPU, \"runtime\", mostly collecting the collectors' garbage)\n",
 		c.Rounds, c.Warmup, c.Cycles, c.FloorIters)
 	if p := profiles[c.Profile]; len(p.intervals) > 0 {
 		fmt.Fprintf(w, "profile %s: hostpush collectors.intervals %s at push.interval %s, scaled to the period; the replaced side has no such option\n",

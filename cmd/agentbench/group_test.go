@@ -106,6 +106,24 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestCPUBetween(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name          string
+		before, after cpuReading
+		want          time.Duration
+	}{
+		{"threads' nanoseconds", cpuReading{100 * ms, 95 * ms}, cpuReading{110 * ms, 107 * ms}, 12 * ms},
+		{"a thread exited: ticks", cpuReading{100 * ms, 95 * ms}, cpuReading{200 * ms, 20 * ms}, 100 * ms},
+		{"more than the ticks by rounding", cpuReading{100 * ms, 104 * ms}, cpuReading{100 * ms, 109 * ms}, 5 * ms},
+	}
+	for _, tc := range tests {
+		if got := cpuBetween(tc.before, tc.after); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestParseFloor(t *testing.T) {
 	out := "goos: linux\nBenchmarkFloor \t      10\t1002 ns/op\t 0.2538 cpu-cpu-ms/op\t 4.865 processes-cpu-ms/op\t 0.3538 process-cpu-ms/op\t 5.473 cpu-ms/op\nPASS\n"
 	f, err := parseFloor(strings.NewReader(out))

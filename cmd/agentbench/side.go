@@ -224,7 +224,7 @@ func runSide(ctx context.Context, c *Config, p profile, bash, logPrefix string, 
 	}
 	res.rd.cycles = c.Cycles
 	for i := range res.rd.cpu {
-		res.rd.cpu[i] = after[i] - before[i]
+		res.rd.cpu[i] = cpuBetween(before[i], after[i])
 	}
 	if err := end(); err != nil {
 		return nil, err
@@ -252,16 +252,36 @@ func runSide(ctx context.Context, c *Config, p profile, bash, logPrefix string, 
 	return res, nil
 }
 
-func snapshot(running [nProcs]*procs.Proc) ([nProcs]time.Duration, error) {
-	var s [nProcs]time.Duration
+// cpuReading is a process's CPU time read two ways: from /proc/PID/stat
+// (whole process, exited threads included, 10 ms ticks) and summed over
+// its live threads' schedstat (nanoseconds).
+type cpuReading struct{ ticks, threads time.Duration }
+
+func snapshot(running [nProcs]*procs.Proc) ([nProcs]cpuReading, error) {
+	var s [nProcs]cpuReading
 	for i, pr := range running {
 		u, err := procs.ReadUsage(pr.Pid())
 		if err != nil {
 			return s, err
 		}
-		s[i] = u.CPU
+		th, err := procs.ThreadsCPU(pr.Pid())
+		if err != nil {
+			return s, err
+		}
+		s[i] = cpuReading{ticks: u.CPU, threads: th}
 	}
 	return s, nil
+}
+
+// cpuBetween is the CPU spent between two readings: the nanosecond sum
+// over threads, unless the tick count says a thread exited in between
+// (its time is then missing from the sum and the ticks are used).
+func cpuBetween(before, after cpuReading) time.Duration {
+	th, ti := after.threads-before.threads, after.ticks-before.ticks
+	if ti-th > 30*time.Millisecond || th < 0 {
+		return ti
+	}
+	return th
 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {
