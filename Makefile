@@ -44,8 +44,14 @@ deb: build ## dist/{hostpush,imageserver}_<version>_<arch>.deb via nfpm, then li
 	packaging/build-deb.sh hostpush
 	packaging/build-deb.sh imageserver
 
-acceptance: deb ## install, upgrade and purge the .deb under a real systemd (nspawn container) against a real Pushgateway
-	$(GO) test -count=1 -timeout 20m -tags acceptance ./packaging/acceptance/ -v
+acceptance: deb ## both .debs under a real systemd (nspawn) on Debian 12 and 13, each against its own Pushgateway: install, upgrade (also from 0.1.0), purge
+	@# Measured on 2 shared cores: warm 5-6.5 min; a first run also builds two debootstrap trees
+	@# (1-2.5 min each) and the previous release's packages into /var/cache/hostpush-acceptance.
+	$(GO) test -count=1 -timeout 40m -tags acceptance ./packaging/acceptance/ -v
+
+.PHONY: ldflags
+ldflags: ## print hostpush's linker flags (the acceptance test builds a newer package with them)
+	@echo '$(LDFLAGS)'
 
 bench-agent: build ## hostpush vs node_exporter + curl script at three host sizes (as it is, +500/2,500, +2,000/10,000 processes/threads), each with its own Pushgateway: CPU per cycle, peak RSS, collector floor (out/bench-agent.txt, ~5 min: 2 rounds x 3 sizes x 34 s, plus starting the load)
 	@packaging/install-deps.sh bench

@@ -220,3 +220,34 @@ func readYAML(t *testing.T, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+// TestDashboard1860RevisionPinned checks that the stack fetches the revision
+// of dashboard 1860 that the fidelity test data (and with it make test) is
+// for, not "latest", which would change under users without a test.
+func TestDashboard1860RevisionPinned(t *testing.T) {
+	t.Setenv("DASHBOARD_1860_REVISION", "") // the compose file's default, not this shell's
+	opts, err := cli.NewProjectOptions([]string{"docker-compose.yml"}, cli.WithWorkingDirectory("."), cli.WithOsEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(t.Context())
+	if err != nil {
+		t.Fatalf("compose-spec loader: %v", err)
+	}
+	env := p.Services["dashboard-1860"].Environment["DASHBOARD_REVISION"]
+	if env == nil {
+		t.Fatal("service dashboard-1860 sets no DASHBOARD_REVISION")
+	}
+	got := *env
+	b, err := os.ReadFile("../collectors/fidelity/testdata/dashboard-1860-metrics.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`"Node Exporter Full", revision (\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("collectors/fidelity/testdata/dashboard-1860-metrics.tsv does not name the revision it is for")
+	}
+	if want := string(m[1]); got != want {
+		t.Errorf("docker-compose.yml fetches dashboard 1860 revision %q; the fidelity test data is for revision %s", got, want)
+	}
+}

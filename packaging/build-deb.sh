@@ -6,7 +6,9 @@
 # held to the limit).
 #
 # Usage: packaging/build-deb.sh PACKAGE
-# Environment: VERSION (default: the VERSION file), BIN (default bin/PACKAGE),
+# Environment: VERSION (default: the VERSION file; a pre-release such as
+#   0.2.0-dev becomes the package version 0.2.0~dev, which dpkg sorts
+#   before 0.2.0 and after 0.1.0), BIN (default bin/PACKAGE),
 #   DIST (default dist), GATES=0 skips the gates (the acceptance test's
 #   "newer build"), SOURCE_DATE_EPOCH (default: the last commit's time).
 set -euo pipefail
@@ -22,6 +24,8 @@ hostpush | imageserver) ;;
 esac
 
 export VERSION=${VERSION:-$(cat VERSION)}
+DEB_VERSION=$(printf '%s' "$VERSION" | sed 's/-/~/')
+export DEB_VERSION
 export BIN=${BIN:-bin/$pkg}
 DIST=${DIST:-dist}
 case "$(go env GOARCH)" in
@@ -64,7 +68,7 @@ mkdir -p "$STAGE"
 gzip -9n <"packaging/$pkg/$pkg.1" >"$STAGE/$pkg.1.gz"
 gzip -9n <"packaging/$pkg/changelog" >"$STAGE/changelog.gz"
 
-deb="$DIST/${pkg}_${VERSION}_${ARCH}.deb"
+deb="$DIST/${pkg}_${DEB_VERSION}_${ARCH}.deb"
 rm -f "$deb"
 if ! out=$(go run "$NFPM" pkg --packager deb --config "packaging/$pkg/nfpm.yaml" --target "$deb" 2>&1); then
 	echo "build-deb: nfpm failed: $out" >&2

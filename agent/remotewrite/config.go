@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/procfs"
 	"gopkg.in/yaml.v3"
 
 	"github.com/hostpush/hostpush/internal/yamlconf"
@@ -41,6 +42,10 @@ type Config struct {
 	// retries of a batch answered with 5xx, 429 or a network error.
 	MinBackoff model.Duration `yaml:"min_backoff,omitempty"`
 	MaxBackoff model.Duration `yaml:"max_backoff,omitempty"`
+	// LeQuantileFormat is how le and quantile values are written:
+	// FormatCanonical ("1.0", what Prometheus 3 stores for scraped ones) or
+	// FormatShortest ("1", what Prometheus 2.x stores).
+	LeQuantileFormat string `yaml:"le_quantile_format,omitempty"`
 
 	// HTTPClientConfig holds basic_auth, authorization, oauth2, tls_config,
 	// proxy_url, http_headers, ... exactly as in Prometheus. It is a named
@@ -70,6 +75,12 @@ const (
 	DefaultMinBackoff    = 500 * time.Millisecond
 	DefaultMaxBackoff    = 30 * time.Second
 	minMaxBytes          = 64 << 10
+)
+
+// The values of le_quantile_format.
+const (
+	FormatCanonical = "canonical"
+	FormatShortest  = "shortest"
 )
 
 // DefaultConfig returns a Config with every default set and no URL.
@@ -102,6 +113,9 @@ func (c *Config) SetDefaults() {
 	if c.Name == "" {
 		c.Name = redactURL(c.URL)
 	}
+	if c.LeQuantileFormat == "" {
+		c.LeQuantileFormat = FormatCanonical
+	}
 }
 
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -125,6 +139,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Buffer.MaxBytes < minMaxBytes {
 		bad("buffer.max_bytes", "%d too small; allowed: at least 64KiB (one batch is about 10KB)", int64(c.Buffer.MaxBytes))
+	} else if mem, ok := hostMemory(); ok && uint64(c.Buffer.MaxBytes) > mem {
+		// The disk buffer falls back to memory when the disk fails, so
+		// every byte of the bound may end up in RAM.
+		bad("buffer.max_bytes", "%s is more than this host's memory (MemTotal %s); allowed: 64KiB up to the host's memory",
+			humanBytes(uint64(c.Buffer.MaxBytes)), humanBytes(mem))
+	}
+	if f := c.LeQuantileFormat; f != FormatCanonical && f != FormatShortest {
+		bad("le_quantile_format", "%q unknown; allowed: %s (\"1.0\", as Prometheus 3 stores scraped buckets) or %s (\"1\", as Prometheus 2.x does)",
+			f, FormatCanonical, FormatShortest)
 	}
 	if c.Buffer.MaxBatches < 0 {
 		bad("buffer.max_batches", "%d is negative; allowed: 0 (no count limit) or more", c.Buffer.MaxBatches)
@@ -230,6 +253,29 @@ func (b *ByteSize) UnmarshalYAML(node *yaml.Node) error {
 
 // MarshalYAML writes the size with a unit.
 func (b ByteSize) MarshalYAML() (any, error) { return units.Base2Bytes(b).String(), nil }
+
+// hostMemory returns this host's MemTotal; ok is false where it cannot be
+// read, and then the upper bound of buffer.max_bytes is not checked. A
+// variable so that tests can set the memory size.
+var hostMemory = func() (bytes uint64, ok bool) {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return 0, false
+	}
+	mi, err := fs.Meminfo()
+	if err != nil || mi.MemTotalBytes == nil {
+		return 0, false
+	}
+	return *mi.MemTotalBytes, true
+}
+
+// humanBytes writes a size for an error message, in GiB or MiB.
+func humanBytes(n uint64) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+}
 
 func redactURL(s string) string {
 	u, err := url.Parse(s)

@@ -3,6 +3,7 @@ package remotewrite
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ remote_write:
   - url: http://127.0.0.1:9090/api/v1/write
     name: prom
     enable_http2: false
+    le_quantile_format: shortest
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +61,13 @@ remote_write:
 	if !c.HTTPClientConfig.FollowRedirects || !c.HTTPClientConfig.EnableHTTP2 {
 		t.Errorf("HTTP client defaults lost: follow_redirects %v enable_http2 %v", c.HTTPClientConfig.FollowRedirects, c.HTTPClientConfig.EnableHTTP2)
 	}
+	if c.LeQuantileFormat != FormatCanonical {
+		t.Errorf("le_quantile_format defaults to %q, want %q", c.LeQuantileFormat, FormatCanonical)
+	}
 	p := cfgs[1]
+	if p.LeQuantileFormat != FormatShortest {
+		t.Errorf("le_quantile_format %q, want %q as configured", p.LeQuantileFormat, FormatShortest)
+	}
 	if p.Name != "prom" || p.HTTPClientConfig.EnableHTTP2 || time.Duration(p.Timeout) != DefaultWriteTimeout || p.Buffer.MaxBytes != DefaultMaxBytes {
 		t.Errorf("second output: %+v", p)
 	}
@@ -82,6 +90,7 @@ func TestConfigErrors(t *testing.T) {
 		{"external instance", "- url: http://a/w\n  external_labels: {instance: x}\n", "remote_write[0].external_labels.instance: instance is set on every series"},
 		{"external bad name", "- url: http://a/w\n  external_labels: {1x: y}\n", "remote_write[0].external_labels.1x: invalid label name"},
 		{"http client", "- url: http://a/w\n  bearer_token: a\n  bearer_token_file: b\n", "remote_write[0].http client settings: at most one of bearer_token"},
+		{"le_quantile_format", "- url: http://a/w\n  le_quantile_format: prometheus2\n", `remote_write[0].le_quantile_format: "prometheus2" unknown; allowed: canonical ("1.0", as Prometheus 3 stores scraped buckets) or shortest ("1", as Prometheus 2.x does)`},
 		{"duplicate name", "- url: http://a/w\n- url: http://a/w\n", `remote_write[1].name: "http://a/w" is also used by remote_write[0]`},
 		{"shared storage", "- {url: http://a/w, buffer: {storage_path: /x}}\n- {url: http://b/w, buffer: {storage_path: /x/}}\n", `remote_write[1].buffer.storage_path: "/x" is also used by remote_write[0]`},
 	} {
@@ -93,6 +102,28 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMaxBytesAboveMemory checks the upper bound of buffer.max_bytes
+// against this host's real MemTotal: the memory size is accepted, one byte
+// more is an error naming the key.
+func TestMaxBytesAboveMemory(t *testing.T) {
+	mem, ok := hostMemory()
+	if !ok || mem < 64<<20 {
+		t.Fatalf("MemTotal of this host: %d bytes (read: %v); want /proc/meminfo readable", mem, ok)
+	}
+	src := func(n uint64) string {
+		return fmt.Sprintf("remote_write:\n  - url: http://a/w\n    buffer: {max_bytes: %d}\n", n)
+	}
+	if _, err := decodeList(src(mem)); err != nil {
+		t.Errorf("max_bytes = MemTotal (%d) rejected: %v", mem, err)
+	}
+	_, err := decodeList(src(mem + 1))
+	var fe *yamlconf.FieldError
+	if !errors.As(err, &fe) || fe.Key != "remote_write[0].buffer.max_bytes" || !strings.Contains(fe.Msg, "more than this host's memory (MemTotal ") {
+		t.Fatalf("max_bytes = MemTotal+1: got %v, want a FieldError for remote_write[0].buffer.max_bytes about the host's memory", err)
+	}
+	t.Logf("%v", err)
 }
 
 func indent(s string) string {
@@ -125,6 +156,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add("remote_write:\n- url: http://a/w\n  buffer: {max_bytes: 64MiB}\n")
 	f.Add("remote_write:\n- url: http://a/w\n  tls_config:\n    insecure: true\n")
 	f.Add("remote_write:\n- &a {url: http://a/w}\n- *a\n")
+	f.Add("remote_write:\n- {url: http://a/w, le_quantile_format: shortest, buffer: {max_bytes: 1TiB}}\n")
 	f.Add("remote_write: [{url: 'http://[::1]:1/w', external_labels: {a: b}, http_headers: {X: {values: [y]}}}]")
 	f.Fuzz(func(t *testing.T, src string) {
 		cfgs, err := decodeList(src)

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/golang/snappy"
 	dto "github.com/prometheus/client_model/go"
@@ -37,6 +39,8 @@ type Label = batch.Label
 // buffers, so one Encoder must not be used by two goroutines at once.
 type Encoder struct {
 	external   []Label // sorted by name
+	shortest   bool    // le and quantile as Prometheus 2.x stores them ("1"), not "1.0"
+	stale      bool    // every sample is a stale marker
 	pb         []byte
 	series     []byte
 	labels     []Label
@@ -45,7 +49,7 @@ type Encoder struct {
 }
 
 // NewEncoder returns an Encoder that adds external to every series lacking
-// those labels.
+// those labels and writes le and quantile values in the canonical form.
 func NewEncoder(external map[string]string) *Encoder {
 	e := &Encoder{}
 	for _, k := range slices.Sorted(maps.Keys(external)) {
@@ -59,7 +63,9 @@ func NewEncoder(external map[string]string) *Encoder {
 // series are those Prometheus would get by scraping the same families from
 // the Pushgateway with honor_labels: job and the grouping labels on every
 // series, histograms as _bucket{le}, _sum, _count, summaries as
-// {quantile}, _sum, _count.
+// {quantile}, _sum, _count, le and quantile written as Prometheus 3 stores
+// scraped ones ("1.0"; see canonicalFloat) unless the Encoder was set to
+// the shortest form Prometheus 2.x keeps ("1").
 func (e *Encoder) Encode(b *batch.Batch) (body []byte, samples int) {
 	pb, n := e.Marshal(b)
 	// snappy.Encode needs room for the worst case (about 1.17x the input)
@@ -67,6 +73,17 @@ func (e *Encoder) Encode(b *batch.Batch) (body []byte, samples int) {
 	// the exact length only, so compress into scratch and copy.
 	e.compressed = snappy.Encode(e.compressed[:cap(e.compressed)], pb)
 	return bytes.Clone(e.compressed), n
+}
+
+// EncodeStale is Encode with every sample replaced by a stale marker
+// stamped at: the request that ends each series of b at once, as
+// Prometheus does for the series of a target that went away.
+func (e *Encoder) EncodeStale(b *batch.Batch, at time.Time) (body []byte, samples int) {
+	e.stale = true
+	defer func() { e.stale = false }()
+	sb := *b
+	sb.Time = at
+	return e.Encode(&sb)
 }
 
 // Marshal is Encode without compression; the result is reused by the next
@@ -100,7 +117,7 @@ func (e *Encoder) family(f *dto.MetricFamily, ts int64) int {
 				if bk.CumulativeCountFloat != nil {
 					cnt = bk.GetCumulativeCountFloat()
 				}
-				e.add(name+"_bucket", m, "le", formatFloat(ub), cnt, ts)
+				e.add(name+"_bucket", m, "le", e.formatBound(ub), cnt, ts)
 				n++
 			}
 			count := float64(h.GetSampleCount())
@@ -117,7 +134,7 @@ func (e *Encoder) family(f *dto.MetricFamily, ts int64) int {
 		case m.Summary != nil:
 			s := m.Summary
 			for _, q := range s.GetQuantile() {
-				e.add(name, m, "quantile", formatFloat(q.GetQuantile()), q.GetValue(), ts)
+				e.add(name, m, "quantile", e.formatBound(q.GetQuantile()), q.GetValue(), ts)
 				n++
 			}
 			e.add(name+"_sum", m, "", "", s.GetSampleSum(), ts)
@@ -148,6 +165,9 @@ func value(m *dto.Metric) float64 {
 // external labels where absent; empty values are dropped, as Prometheus
 // drops them.
 func (e *Encoder) add(name string, m *dto.Metric, extraName, extraValue string, v float64, ts int64) {
+	if e.stale {
+		v = staleNaN
+	}
 	ls := append(e.labels[:0], Label{Name: "__name__", Value: name})
 	for _, lp := range m.GetLabel() {
 		if !e.isBase(lp.GetName()) {
@@ -224,7 +244,37 @@ func hasLabel(ls []Label, name string) bool {
 	return false
 }
 
-// formatFloat formats le and quantile values as the text exposition does.
+// staleNaN is the value Prometheus stores as a stale marker: the series
+// ends at that sample (Prometheus' model/value.StaleNaN bit pattern).
+var staleNaN = math.Float64frombits(0x7ff0000000000002)
+
+func (e *Encoder) formatBound(f float64) string {
+	if e.shortest {
+		return formatFloat(f)
+	}
+	return canonicalFloat(f)
+}
+
+// canonicalFloat formats an le or quantile value as Prometheus 3 stores the
+// ones it scrapes (its text, OpenMetrics and protobuf parsers all
+// normalize them, whatever the exposition wrote): Go's shortest
+// round-trip form, with ".0" added when that has neither a fraction nor an
+// exponent. So 1 is "1.0", 100000 "100000.0", 0.005 stays "0.005", 1e-05
+// and 1e+06 keep their exponent, zero of either sign is "0.0", and the
+// non-finite values are "+Inf", "-Inf" and "NaN".
+func canonicalFloat(f float64) string {
+	if f == 0 {
+		return "0.0" // also -0, which the shortest form would write as "-0"
+	}
+	s := formatFloat(f)
+	if strings.ContainsAny(s, ".eIN") { // a fraction, an exponent, Inf or NaN
+		return s
+	}
+	return s + ".0"
+}
+
+// formatFloat formats a value as the text exposition format does (Go's
+// shortest round-trip form), which Prometheus 2.x keeps for le and quantile.
 func formatFloat(f float64) string {
 	switch {
 	case math.IsInf(f, +1):

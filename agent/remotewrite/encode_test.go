@@ -2,9 +2,11 @@ package remotewrite
 
 import (
 	"flag"
+	"math"
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +118,118 @@ func TestEncodeRealGather(t *testing.T) {
 	t.Logf("%d series: %d bytes protobuf, %d bytes snappy", n, len(pb), len(body))
 	if raw, err := snappy.Decode(nil, body); err != nil || !slices.Equal(raw, pb) {
 		t.Errorf("snappy body does not decode to the protobuf (err %v)", err)
+	}
+}
+
+// TestFormatBound pins how le and quantile values are written: the
+// canonical form Prometheus 3 stores for scraped classic histograms and
+// summaries, and the shortest form Prometheus 2.x keeps. The receiver tests
+// check the canonical form against a real Prometheus 3.
+func TestFormatBound(t *testing.T) {
+	for _, tc := range []struct {
+		v                   float64
+		canonical, shortest string
+	}{
+		{1, "1.0", "1"},
+		{5, "5.0", "5"},
+		{-1, "-1.0", "-1"},
+		{0, "0.0", "0"},
+		{math.Copysign(0, -1), "0.0", "-0"},
+		{100000, "100000.0", "100000"},
+		{0.005, "0.005", "0.005"},
+		{0.30000000000000004, "0.30000000000000004", "0.30000000000000004"},
+		{2.5, "2.5", "2.5"},
+		{1e-05, "1e-05", "1e-05"},
+		{1e6, "1e+06", "1e+06"},
+		{123456789, "1.23456789e+08", "1.23456789e+08"},
+		{1.5e300, "1.5e+300", "1.5e+300"},
+		{math.MaxFloat64, "1.7976931348623157e+308", "1.7976931348623157e+308"},
+		{5e-324, "5e-324", "5e-324"},
+		{math.Inf(+1), "+Inf", "+Inf"},
+		{math.Inf(-1), "-Inf", "-Inf"},
+		{math.NaN(), "NaN", "NaN"},
+	} {
+		if got := canonicalFloat(tc.v); got != tc.canonical {
+			t.Errorf("canonical %v: %q, want %q", tc.v, got, tc.canonical)
+		}
+		if got := formatFloat(tc.v); got != tc.shortest {
+			t.Errorf("shortest %v: %q, want %q", tc.v, got, tc.shortest)
+		}
+	}
+}
+
+// FuzzCanonicalFloat checks the canonical form's invariants for any
+// float64: it parses back to the same value, and it always shows a
+// fraction, an exponent, or is Inf or NaN.
+func FuzzCanonicalFloat(f *testing.F) {
+	for _, v := range []float64{1, -1, 0, 0.005, 1e-05, 1e6, 1.5e300, math.Inf(1)} {
+		f.Add(math.Float64bits(v))
+	}
+	f.Fuzz(func(t *testing.T, bits uint64) {
+		v := math.Float64frombits(bits)
+		s := canonicalFloat(v)
+		back, err := strconv.ParseFloat(s, 64)
+		if err != nil || (back != v && !(math.IsNaN(v) && math.IsNaN(back))) {
+			t.Fatalf("canonicalFloat(%v) = %q parses to %v, %v", v, s, back, err)
+		}
+		if !strings.ContainsAny(s, ".e") && s != "+Inf" && s != "-Inf" && s != "NaN" {
+			t.Fatalf("canonicalFloat(%v) = %q has neither a fraction nor an exponent", v, s)
+		}
+	})
+}
+
+// TestEncodeShortest checks that the encoder uses the form it is set to.
+func TestEncodeShortest(t *testing.T) {
+	b := &batch.Batch{Time: time.UnixMilli(1), Grouping: []batch.Label{{Name: "instance", Value: "h"}},
+		Groups: []batch.Group{{Job: "j", Families: histSummary(t)}}}
+	les := func(e *Encoder) []string {
+		body, _ := e.Encode(b)
+		var out []string
+		for _, s := range decodeBody(t, body) {
+			if v := s.label("le") + s.label("quantile"); v != "" {
+				out = append(out, v)
+			}
+		}
+		sort.Strings(out)
+		return slices.Compact(out)
+	}
+	canonical := NewEncoder(nil)
+	shortest := NewEncoder(nil)
+	shortest.shortest = true
+	if got, want := les(canonical), []string{"+Inf", "-1.0", "0.0", "0.005", "0.25", "0.5", "0.99", "1.0", "1.5e+300", "100000.0", "1e+06", "1e-05", "5.0"}; !slices.Equal(got, want) {
+		t.Errorf("canonical le/quantile values %q, want %q", got, want)
+	}
+	if got, want := les(shortest), []string{"+Inf", "-1", "0", "0.005", "0.25", "0.5", "0.99", "1", "1.5e+300", "100000", "1e+06", "1e-05", "5"}; !slices.Equal(got, want) {
+		t.Errorf("shortest le/quantile values %q, want %q", got, want)
+	}
+}
+
+// TestEncodeStale checks the stop request: the same series as the batch,
+// each with one stale marker (Prometheus' StaleNaN bit pattern) at the
+// given time.
+func TestEncodeStale(t *testing.T) {
+	b := testBatch(t, time.UnixMilli(1764190800000), "host-a")
+	b.Groups[0].Families = append(b.Groups[0].Families, histSummary(t)...)
+	enc := NewEncoder(map[string]string{"dc": "eu1"})
+	body, n := enc.Encode(b)
+	normal := decodeBody(t, body)
+	at := b.Time.Add(1500 * time.Millisecond)
+	body, ns := enc.EncodeStale(b, at)
+	stale := decodeBody(t, body)
+	if ns != n || len(stale) != len(normal) {
+		t.Fatalf("stale request: %d series (says %d), the batch has %d", len(stale), ns, len(normal))
+	}
+	for i, s := range stale {
+		if !slices.Equal(s.labels, normal[i].labels) {
+			t.Fatalf("stale series %d labels %v, want %v", i, s.labels, normal[i].labels)
+		}
+		if len(s.samples) != 1 || math.Float64bits(s.samples[0].value) != 0x7ff0000000000002 || s.samples[0].ts != at.UnixMilli() {
+			t.Fatalf("stale series %v: want one sample with bits 0x7ff0000000000002 at %d", s, at.UnixMilli())
+		}
+	}
+	// The encoder is back to normal afterwards.
+	if again, _ := enc.Encode(b); !slices.Equal(decodeBody(t, again)[0].labels, normal[0].labels) || decodeBody(t, again)[0].samples[0] != normal[0].samples[0] {
+		t.Error("Encode after EncodeStale differs from before")
 	}
 }
 

@@ -183,13 +183,16 @@ func loadGather(t testing.TB) []*dto.MetricFamily {
 
 // histSummary returns a client_golang histogram and summary with a label,
 // gathered as dto, to cover those conversions with what a real exporter
-// produces.
+// produces. The bucket bounds and quantiles cover the forms le and
+// quantile take (integers, zero, negatives, exponents both ways, very
+// large), so the receiver tests compare them with what Prometheus stores.
 func histSummary(t testing.TB) []*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "test_duration_seconds", Help: "h", Buckets: []float64{0.005, 0.5, 1e6}}, []string{"op"})
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "test_duration_seconds", Help: "h",
+		Buckets: []float64{-1, 0, 1e-05, 0.005, 0.5, 1, 5, 100000, 1e6, 1.5e300}}, []string{"op"})
 	s := prometheus.NewSummaryVec(prometheus.SummaryOpts{Name: "test_size_bytes", Help: "s", Objectives: map[float64]float64{0.5: 0.05, 0.99: 0.001}}, []string{"op"})
-	reg.MustRegister(h, s)
+	reg.MustRegister(h, s, minMaxSummary{})
 	for _, v := range []float64{0.001, 0.2, 3} {
 		h.WithLabelValues("read").Observe(v)
 		s.WithLabelValues("read").Observe(v * 100)
@@ -199,6 +202,17 @@ func histSummary(t testing.TB) []*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	return fams
+}
+
+// minMaxSummary is a summary with the quantiles 0 and 1, as Go's
+// go_gc_duration_seconds has them.
+type minMaxSummary struct{}
+
+var minMaxDesc = prometheus.NewDesc("test_pause_seconds", "s", nil, nil)
+
+func (minMaxSummary) Describe(ch chan<- *prometheus.Desc) { ch <- minMaxDesc }
+func (minMaxSummary) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstSummary(minMaxDesc, 3, 0.6, map[float64]float64{0: 0.1, 0.25: 0.15, 0.5: 0.2, 1: 0.3})
 }
 
 func testBatch(t testing.TB, at time.Time, instance string) *batch.Batch {

@@ -1,9 +1,10 @@
 package remotewrite
 
 // Tests against the real receivers from Debian 12 (victoria-metrics,
-// prometheus --web.enable-remote-write-receiver) and, for comparison, the
-// real Pushgateway scraped by Prometheus. Each server is started on a free
-// loopback port and stopped in t.Cleanup.
+// prometheus --web.enable-remote-write-receiver), Prometheus 3 built from
+// its module (internal/procs) and, for comparison, the real Pushgateway
+// scraped by Prometheus. Each server is started on a free loopback port
+// and stopped in t.Cleanup.
 
 import (
 	"bytes"
@@ -25,7 +26,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/hostpush/hostpush/internal/batch"
 	"github.com/hostpush/hostpush/internal/procs"
@@ -35,21 +35,29 @@ import (
 // address and data directory.
 type server struct {
 	t       *testing.T
-	kind    string // "victoria-metrics" or "prometheus"
+	kind    string // "victoria-metrics", "prometheus" (Debian's 2.42) or "prometheus3"
 	addr    string
 	dataDir string
 	extra   []string
+	scrape  string // Prometheus only: a Pushgateway to scrape with honor_labels
 	proc    *procs.Proc
 	logs    string
 }
 
 func newServer(t *testing.T, kind string, extra ...string) *server {
 	t.Helper()
+	return newScrapingServer(t, kind, "", extra...)
+}
+
+// newScrapingServer starts a Prometheus of kind that also scrapes the
+// Pushgateway at gateway (if not empty) every second with honor_labels.
+func newScrapingServer(t *testing.T, kind, gateway string, extra ...string) *server {
+	t.Helper()
 	addr, err := procs.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, kind: kind, addr: addr, dataDir: t.TempDir(), extra: extra}
+	s := &server{t: t, kind: kind, addr: addr, dataDir: t.TempDir(), extra: extra, scrape: gateway}
 	s.logs = filepath.Join(t.TempDir(), kind+".log")
 	t.Cleanup(func() {
 		s.stop()
@@ -73,17 +81,19 @@ func (s *server) start() {
 	case "victoria-metrics":
 		bin, ready = "victoria-metrics", "/health"
 		args = []string{"-storageDataPath=" + s.dataDir, "-httpListenAddr=" + s.addr, "-search.latencyOffset=0s", "-loggerLevel=ERROR"}
-	case "prometheus":
+	case "prometheus", "prometheus3":
 		bin, ready = "prometheus", "/-/ready"
 		cfg := filepath.Join(s.dataDir, "prometheus.yml")
-		if _, err := os.Stat(cfg); err != nil {
-			os.WriteFile(cfg, []byte("scrape_configs: []\n"), 0o644)
+		scrape := "scrape_configs: []\n"
+		if s.scrape != "" {
+			scrape = fmt.Sprintf("scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  scrape_interval: 1s\n  static_configs: [{targets: [%q]}]\n", s.scrape)
 		}
+		os.WriteFile(cfg, []byte(scrape), 0o644)
 		args = []string{"--config.file=" + cfg, "--storage.tsdb.path=" + s.dataDir, "--web.listen-address=" + s.addr,
 			"--web.enable-remote-write-receiver", "--web.console.templates=" + s.dataDir, "--web.console.libraries=" + s.dataDir,
 			"--log.level=warn"}
 	}
-	path, err := procs.LookPath(bin, bin)
+	path, err := s.binary(bin)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -100,6 +110,17 @@ func (s *server) start() {
 	if err := procs.WaitHTTP(ctx, s.proc, "http://"+s.addr+ready); err != nil {
 		s.t.Fatalf("%s not ready: %v", s.kind, err)
 	}
+}
+
+// binary finds the server's executable: Debian's package, or Prometheus 3
+// from the cache (built on first use).
+func (s *server) binary(bin string) (string, error) {
+	if s.kind == "prometheus3" {
+		ctx, cancel := context.WithTimeout(context.Background(), 13*time.Minute)
+		defer cancel()
+		return procs.Prometheus3(ctx, s.t.Logf)
+	}
+	return procs.LookPath(bin, bin)
 }
 
 func (s *server) stop() {
@@ -147,7 +168,7 @@ func (s *server) samples(selector string) map[string][]int64 {
 			k := labelKey(line.Metric)
 			out[k] = append(out[k], line.Timestamps...)
 		}
-	case "prometheus":
+	case "prometheus", "prometheus3":
 		body := s.get("/api/v1/query", url.Values{"query": {selector + "[1h]"}})
 		var r struct {
 			Data struct {
@@ -171,8 +192,20 @@ func (s *server) samples(selector string) map[string][]int64 {
 }
 
 // series returns the label sets matching selector through the Prometheus
-// HTTP API, which both receivers serve.
+// HTTP API, which both receivers serve, as sorted labelKey strings.
 func (s *server) series(selector string) []string {
+	s.t.Helper()
+	var out []string
+	for _, m := range s.seriesSets(selector) {
+		out = append(out, labelKey(m))
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// seriesSets returns the label sets matching selector, stored in the last
+// hour.
+func (s *server) seriesSets(selector string) []map[string]string {
 	s.t.Helper()
 	if s.kind == "victoria-metrics" {
 		s.get("/internal/force_flush", nil)
@@ -182,12 +215,7 @@ func (s *server) series(selector string) []string {
 	if err := json.Unmarshal(body, &r); err != nil {
 		s.t.Fatal(err)
 	}
-	var out []string
-	for _, m := range r.Data {
-		out = append(out, labelKey(m))
-	}
-	sort.Strings(out)
-	return slices.Compact(out)
+	return r.Data
 }
 
 func labelKey(m map[string]string) string {
@@ -202,118 +230,6 @@ func labelKey(m map[string]string) string {
 	}
 	return b.String()
 }
-
-// TestSameSeriesAsPushgateway pushes one real gather through the real
-// Pushgateway (scraped by the real Prometheus with honor_labels) and the
-// same gather by remote_write into Prometheus and VictoriaMetrics, and
-// requires identical series: same names, same labels, job and instance
-// included, so dashboards work unchanged on either path.
-func TestSameSeriesAsPushgateway(t *testing.T) {
-	t.Parallel()
-	pgAddr, err := procs.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg, err := procs.StartPushgateway(t.Context(), pgAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Stop(5 * time.Second) })
-	prom := newServer(t, "prometheus")
-	os.WriteFile(filepath.Join(prom.dataDir, "prometheus.yml"), []byte(fmt.Sprintf(
-		"scrape_configs:\n- job_name: pushgateway\n  honor_labels: true\n  scrape_interval: 1s\n  static_configs: [{targets: [%q]}]\n", pgAddr)), 0o644)
-	prom.stop()
-	prom.start()
-	vm := newServer(t, "victoria-metrics")
-
-	fams := append(loadGather(t), histSummary(t)...)
-	var body bytes.Buffer
-	enc := expfmt.NewEncoder(&body, expfmt.NewFormat(expfmt.TypeProtoDelim))
-	for _, f := range fams {
-		if err := enc.Encode(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	req, _ := http.NewRequest(http.MethodPut, "http://"+pgAddr+"/metrics/job/host-stats/instance/via-pushgateway", &body)
-	req.Header.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeProtoDelim)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("PUT to the Pushgateway: %s", resp.Status)
-	}
-
-	batch := &batch.Batch{Time: time.Now(), Grouping: []batch.Label{{Name: "instance", Value: "via-remote-write"}},
-		Groups: []batch.Group{{Job: "host-stats", Families: fams}}}
-	for _, s := range []*server{prom, vm} {
-		cfg := testConfig()
-		cfg.URL, cfg.Name = s.writeURL(), s.kind
-		w, err := New(cfg, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Send(t.Context(), batch); err != nil {
-			t.Fatal(err)
-		}
-		closeWriter(t, w)
-		if got := testutil.ToFloat64(w.m.sent); int(got) != batch.Series() {
-			t.Fatalf("%s accepted %v samples, want %d", s.kind, got, batch.Series())
-		}
-	}
-
-	// The Pushgateway adds push_time_seconds and push_failure_time_seconds
-	// to each group; everything else must match.
-	var viaPG []string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		viaPG = nil
-		for _, k := range prom.series(`{instance="via-pushgateway"}`) {
-			if !strings.HasPrefix(k, `__name__="push_time_seconds"`) && !strings.HasPrefix(k, `__name__="push_failure_time_seconds"`) {
-				viaPG = append(viaPG, strings.ReplaceAll(k, "via-pushgateway", "INSTANCE"))
-			}
-		}
-		if len(viaPG) >= batch.Series() {
-			break
-		}
-	}
-	if len(viaPG) != batch.Series() {
-		t.Fatalf("Prometheus scraped %d series of the group from the Pushgateway, want %d", len(viaPG), batch.Series())
-	}
-	for _, s := range []*server{prom, vm} {
-		var viaRW []string
-		for _, k := range s.series(`{instance="via-remote-write"}`) {
-			viaRW = append(viaRW, strings.ReplaceAll(k, "via-remote-write", "INSTANCE"))
-		}
-		if missing, extra := diffSets(viaPG, viaRW); len(missing)+len(extra) > 0 {
-			t.Errorf("%s: series differ from the Pushgateway path: %d missing (e.g. %v), %d extra (e.g. %v)",
-				s.kind, len(missing), first(missing), len(extra), first(extra))
-		}
-	}
-	t.Logf("%d series identical through the Pushgateway and remote_write to Prometheus and VictoriaMetrics", len(viaPG))
-}
-
-func diffSets(want, got []string) (missing, extra []string) {
-	w := map[string]bool{}
-	for _, k := range want {
-		w[k] = true
-	}
-	g := map[string]bool{}
-	for _, k := range got {
-		g[k] = true
-		if !w[k] {
-			extra = append(extra, k)
-		}
-	}
-	for _, k := range want {
-		if !g[k] {
-			missing = append(missing, k)
-		}
-	}
-	return missing, extra
-}
-
-func first(s []string) []string { return s[:min(len(s), 2)] }
 
 // outage describes one outage test run.
 type outage struct {

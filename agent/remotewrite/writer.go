@@ -50,12 +50,14 @@ type Writer struct {
 	sendMu sync.Mutex // serializes Send; guards enc
 	enc    *Encoder
 
-	mu          sync.Mutex // guards the fields below
-	queue       []*entry   // oldest first
+	mu          sync.Mutex   // guards the fields below
+	queue       []*entry     // oldest first
+	last        *batch.Batch // the newest batch queued, whose series stale markers end on stop
 	bytes       int64
 	nextSeq     uint64
 	closed      bool
 	diskFailing bool
+	keepSeries  bool // no stale markers on Close
 
 	wake      chan struct{}
 	stopping  chan struct{}
@@ -112,7 +114,7 @@ func newWriter(cfg Config, logger *slog.Logger, reg prometheus.Registerer, clien
 		client:   client,
 		m:        m,
 		minGap:   time.Duration(float64(time.Second) / cfg.MaxReplayRate),
-		enc:      NewEncoder(cfg.ExternalLabels),
+		enc:      newEncoder(cfg),
 		wake:     make(chan struct{}, 1),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
@@ -125,6 +127,12 @@ func newWriter(cfg Config, logger *slog.Logger, reg prometheus.Registerer, clien
 	w.runCtx, w.cancel = context.WithCancel(context.Background())
 	go w.run()
 	return w, nil
+}
+
+func newEncoder(cfg Config) *Encoder {
+	e := NewEncoder(cfg.ExternalLabels)
+	e.shortest = cfg.LeQuantileFormat == FormatShortest
+	return e
 }
 
 // openStore locks the buffer directory and queues what a previous run left.
@@ -169,7 +177,9 @@ func (w *Writer) Name() string { return "remote_write " + w.cfg.Name }
 // in the Writer's goroutine. It returns an error only when the batch could
 // not be kept: the Writer is closed, or the batch alone exceeds
 // buffer.max_bytes. Writing to the disk buffer is the only blocking work;
-// when it fails (a full disk) the batch is kept in memory.
+// when it fails (a full disk) the batch is kept in memory. The Writer
+// keeps b until the next Send, for the stale markers on stop, so b must
+// not be changed afterwards.
 func (w *Writer) Send(ctx context.Context, b *batch.Batch) error {
 	w.sendMu.Lock()
 	defer w.sendMu.Unlock()
@@ -203,6 +213,7 @@ func (w *Writer) Send(ctx context.Context, b *batch.Batch) error {
 	}
 	w.queue = append(w.queue, e)
 	w.bytes += e.size
+	w.last = b
 	w.trimLocked()
 	w.gaugesLocked()
 	w.mu.Unlock()
@@ -301,8 +312,10 @@ func (w *Writer) head() *entry {
 
 // Close stops accepting batches and gives the buffered ones one bounded
 // final try: each is sent once, oldest first, until one fails or ctx ends.
-// Batches on disk stay there for the next start; batches only in memory
-// are dropped, counted and reported in the error.
+// When all are delivered, one more request ends every series of the last
+// batch with a stale marker. Batches on disk stay there for the next
+// start; batches only in memory are dropped, counted and reported in the
+// error.
 func (w *Writer) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
@@ -389,17 +402,21 @@ func (w *Writer) run() {
 }
 
 // final sends each remaining batch once until one fails or Close's
-// context ends (which cancels runCtx).
+// context ends (which cancels runCtx), then the stale markers.
 func (w *Writer) final() {
 	for {
 		e := w.head()
-		if e == nil || w.runCtx.Err() != nil {
+		if e == nil {
+			break
+		}
+		if w.runCtx.Err() != nil {
 			return
 		}
 		if res, _, _ := w.attempt(e); res == outcomeRetry {
 			return
 		}
 	}
+	w.sendStaleMarkers()
 }
 
 func (w *Writer) sleep(d time.Duration) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -39,6 +40,7 @@ type receiver struct {
 	status func(n int) (int, []string)
 	times  []time.Time
 	values []float64 // seq_total value of each accepted request
+	stale  []series  // series of accepted stale-marker requests
 }
 
 func (r *receiver) Do(req *http.Request) (*http.Response, error) {
@@ -57,7 +59,10 @@ func (r *receiver) Do(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		for _, s := range ss {
-			if s.label("__name__") == "seq_total" {
+			switch {
+			case math.Float64bits(s.samples[0].value) == 0x7ff0000000000002:
+				r.stale = append(r.stale, s)
+			case s.label("__name__") == "seq_total":
 				r.values = append(r.values, s.samples[0].value)
 			}
 		}
@@ -343,6 +348,9 @@ func TestCloseFinalTry(t *testing.T) {
 		}
 		if _, values := rcv.snapshot(); !slices.Equal(values, []float64{0, 1, 2}) {
 			t.Errorf("final try delivered %v, want [0 1 2]", values)
+		}
+		if len(rcv.stale) != 1 {
+			t.Errorf("final try sent %d stale markers, want 1 for the one series, after the buffer", len(rcv.stale))
 		}
 		if err := w.Send(t.Context(), smallBatch(time.Now(), 9)); !errors.Is(err, ErrClosed) {
 			t.Errorf("Send after Close: %v, want ErrClosed", err)

@@ -179,6 +179,11 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		GCAfterCycle: os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "",
 	})
 	if f.once {
+		// One push is the whole run: its remote_write samples stay visible
+		// for the receiver's lookback instead of ending at once.
+		for _, wr := range w.writers.list {
+			wr.KeepSeriesOnClose()
+		}
 		return loop.Once(ctx)
 	}
 	logger.Info("starting hostpush", "version", agent.Version, "collectors", len(nodeC.Enabled()),

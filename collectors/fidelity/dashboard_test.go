@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -63,19 +64,24 @@ func loadDashboardMetrics(t *testing.T) []dashMetric {
 	return out
 }
 
-// dashboardJSON locates dashboard 1860 beside the repository
-// (../shared/dashboards/ from the module root), or returns "".
+// dashboardJSON locates dashboard 1860 in shared/dashboards/ beside the
+// repository, or beside one of its parent directories (a git worktree
+// under wt/), or returns "".
 func dashboardJSON(t *testing.T) string {
 	t.Helper()
 	root, err := procs.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(filepath.Dir(root), "shared", "dashboards", "node-exporter-full.json")
-	if _, err := os.Stat(p); err != nil {
-		return ""
+	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, "shared", "dashboards", "node-exporter-full.json")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		if dir == filepath.Dir(dir) {
+			return ""
+		}
 	}
-	return p
 }
 
 // TestDashboard1860 pushes hostpush's default gather through a real
@@ -85,13 +91,53 @@ func dashboardJSON(t *testing.T) string {
 // evaluates every panel's queries as Grafana would.
 func TestDashboard1860(t *testing.T) {
 	t.Parallel()
+	dashboard1860(t, debianStack)
+}
+
+// TestDashboard1860Prometheus3 is TestDashboard1860 on the servers our
+// deploy/ stack and Debian 13 ship: Pushgateway 1.11 scraped by
+// Prometheus 3.5, which stores le and quantile in its canonical form.
+func TestDashboard1860Prometheus3(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 13*time.Minute)
+	defer cancel()
+	// Built once per version (minutes, cold) before the pipeline's
+	// one-minute start deadline applies.
+	if _, err := procs.Prometheus3(ctx, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := procs.Pushgateway111(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dashboard1860(t, deployStack)
+}
+
+// gatewayStack is the Pushgateway and the Prometheus scraping it that a
+// dashboard test runs.
+type gatewayStack struct {
+	pushgateway func(ctx context.Context, addr string, out io.Writer) (*procs.Proc, error)
+	prometheus  func(ctx context.Context, addr, configFile, dataDir string, out io.Writer) (*procs.Proc, error)
+}
+
+var (
+	// debianStack: Debian 12's Pushgateway 1.5.1 and Prometheus 2.42.
+	debianStack = gatewayStack{procs.StartPushgateway, procs.StartPrometheus}
+	// deployStack: Pushgateway 1.11.0 (Debian 13) and Prometheus 3.16.0,
+	// the releases deploy/ pins.
+	deployStack = gatewayStack{procs.StartPushgateway111,
+		func(ctx context.Context, addr, configFile, dataDir string, out io.Writer) (*procs.Proc, error) {
+			return procs.StartPrometheus3(ctx, addr, configFile, dataDir, out)
+		}}
+)
+
+func dashboard1860(t *testing.T, stack gatewayStack) {
 	metrics := loadDashboardMetrics(t)
 	dash := loadDashboard(t)
 	if dash != nil {
 		checkNamesMatchDashboard(t, metrics, dash)
 	}
 
-	prom := startPipeline(t)
+	prom := startPipeline(t, stack)
 	// node_exporter with hostpush's collector flags on this machine: what it
 	// exposes hostpush must deliver.
 	ref := scrapeNodeExporter(t, hostpushDefaultFlags())
@@ -111,10 +157,10 @@ func TestDashboard1860(t *testing.T) {
 	})
 }
 
-// startPipeline runs Debian's Pushgateway and Prometheus (scraping the
+// startPipeline runs the stack's Pushgateway and Prometheus (scraping the
 // gateway with honor_labels every pushInterval) and bin/hostpush with its
 // default configuration pushing every pushInterval.
-func startPipeline(t *testing.T) promClient {
+func startPipeline(t *testing.T, stack gatewayStack) promClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -123,7 +169,7 @@ func startPipeline(t *testing.T) promClient {
 		t.Fatal(err)
 	}
 	gwLog := &logBuffer{}
-	gw, err := procs.StartPushgateway(ctx, gwAddr, gwLog)
+	gw, err := stack.pushgateway(ctx, gwAddr, gwLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +192,7 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	promLog := &logBuffer{}
-	p, err := procs.StartPrometheus(ctx, promAddr, cfg, filepath.Join(dir, "data"), promLog)
+	p, err := stack.prometheus(ctx, promAddr, cfg, filepath.Join(dir, "data"), promLog)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, tail(promLog.String(), 20))
 	}

@@ -17,7 +17,9 @@
 //   - TestDashboard1860 pushes hostpush's default gather through a real
 //     Pushgateway into a real Prometheus and checks the 229 metric names the
 //     dashboard queries, then (when the dashboard JSON is at hand) evaluates
-//     every panel's queries.
+//     every panel's queries. TestDashboard1860Prometheus3 does the same
+//     through Pushgateway 1.11 into Prometheus 3.16 (internal/procs builds
+//     and caches them), the releases deploy/ ships.
 //
 // The package sits beside collectors/node rather than inside it because it
 // tests the binary, not that package's internals.

@@ -66,7 +66,7 @@ func TestProcessesDifferential(t *testing.T) {
 				defer l.Stop()
 				t.Logf("load: %+v", l.Counts())
 			}
-			hp.scrape(t) // warm: hostpush now knows every task
+			hp.warm(t)
 			runRounds(t, hp, ne, spec)
 		})
 	}
@@ -127,8 +127,32 @@ func startScrapable(t *testing.T, name, bin string, flags []string) *scrapable {
 	return s
 }
 
+// warm scrapes until the processes collector has run once in full, so
+// that it knows every task. The first tick's gather may still run when
+// the server starts answering: a scrape meanwhile finds the collector in
+// flight and gets none of its families.
+func (s *scrapable) warm(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		out, _ := s.scrapeOnce(t)
+		if len(out) == 6 || time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
 // scrape returns the processes families of one scrape.
 func (s *scrapable) scrape(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	out, fams := s.scrapeOnce(t)
+	if len(out) != 6 {
+		t.Fatalf("%s sent %d node_processes_ families, want 6: %v (did the collector fail? node_scrape_collector_success %v)",
+			s.name, len(out), slices.Sorted(mapKeys(out)), fams["node_scrape_collector_success"])
+	}
+	return out
+}
+
+func (s *scrapable) scrapeOnce(t *testing.T) (processes, all map[string]*dto.MetricFamily) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -136,18 +160,14 @@ func (s *scrapable) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fams := parseFamilies(t, s.name+"'s /metrics", body)
-	out := map[string]*dto.MetricFamily{}
-	for n, f := range fams {
+	all = parseFamilies(t, s.name+"'s /metrics", body)
+	processes = map[string]*dto.MetricFamily{}
+	for n, f := range all {
 		if strings.HasPrefix(n, "node_processes_") {
-			out[n] = f
+			processes[n] = f
 		}
 	}
-	if len(out) != 6 {
-		t.Fatalf("%s sent %d node_processes_ families, want 6: %v (did the collector fail? node_scrape_collector_success %v)",
-			s.name, len(out), slices.Sorted(mapKeys(out)), fams["node_scrape_collector_success"])
-	}
-	return out
+	return processes, all
 }
 
 // forks is the kernel's count of processes and threads created since boot.

@@ -98,6 +98,7 @@ func newProcesses(t testing.TB, dir string) *Processes {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -166,6 +167,30 @@ func (f fixture) write(t testing.TB, dir string) string {
 		}
 	}
 	return dir
+}
+
+// writeInPlace writes the tree without removing what is there, so files
+// keep their inodes (and kept descriptors read the new content).
+func (f fixture) writeInPlace(t testing.TB, dir string) {
+	t.Helper()
+	tmp := f.write(t, t.TempDir())
+	err := filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(tmp, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func or(s, def string) string {

@@ -82,6 +82,7 @@ func TestFileBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer small.Close()
 	for range 2 {
 		out, err := gatherText(t, small)
 		if err != nil {

@@ -141,6 +141,18 @@ func (c *Processes) readUint(name string) (uint64, error) {
 	return n, nil
 }
 
+// Close closes the files the collector keeps open. An Update after
+// Close opens them again.
+func (c *Processes) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for pid, p := range c.procs {
+		c.closeProc(p)
+		delete(c.procs, pid)
+	}
+	return nil
+}
+
 // openFiles is the number of descriptors the collector keeps open now.
 func (c *Processes) openFiles() int {
 	c.mu.Lock()

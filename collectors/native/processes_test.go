@@ -141,6 +141,50 @@ func TestFailsAsNodeExporterDoes(t *testing.T) {
 	}
 }
 
+// TestRecoversAfterAFailure: a gather that failed halfway through a
+// process's threads leaves nothing behind that skews the next ones, in
+// the output or in the descriptors kept (forced on for the fixture, whose
+// files are rewritten in place so kept descriptors stay current).
+func TestRecoversAfterAFailure(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep files %v", keep), func(t *testing.T) {
+			dir := t.TempDir()
+			c := newProcesses(t, dir)
+			if keep {
+				c.fds.max = 1000
+			}
+			held := func() {
+				t.Helper()
+				n := 0
+				for _, p := range c.procs {
+					n += keptFor(c, []int{p.pid})
+				}
+				if n != c.openFiles() {
+					t.Fatalf("the entries hold %d descriptors, the budget counts %d", n, c.openFiles())
+				}
+			}
+			f := base()
+			f.writeInPlace(t, dir)
+			sameAsNodeExporter(t, c, dir)
+			f.procs[2].threads = append(f.procs[2].threads, fthread{tid: 304, state: "S", stat: "304 (srv) S 1\n"}, fthread{tid: 305, state: "S"})
+			f.writeInPlace(t, dir)
+			if _, err := gatherText(t, c); err == nil {
+				t.Fatal("a malformed thread stat did not fail the gather")
+			}
+			held()
+			f.procs[2].threads[3].stat = ""
+			// A new thread listed before the known ones (tids wrap around).
+			f.procs[2].threads = append(f.procs[2].threads, fthread{tid: 250, state: "D"})
+			f.procs = append(f.procs, fproc{pid: 700, comm: "other", state: "S", threads: []fthread{{tid: 701, state: "D"}, {tid: 702, state: "S"}, {tid: 703, state: "S"}, {tid: 704, state: "R"}}})
+			f.writeInPlace(t, dir)
+			for range 3 {
+				sameAsNodeExporter(t, c, dir)
+				held()
+			}
+		})
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "--path.procfs") {
 		t.Errorf("empty path: %v", err)

@@ -213,8 +213,9 @@ func (c *Processes) relist(s *scan, p *proc) error {
 		}
 		if !t.alive {
 			if err := c.readTask(s, p.pid, &t); err != nil {
-				// Every descriptor stays owned by exactly one entry.
-				p.tasks = append(append(merged, t), old...)
+				// Every descriptor stays owned by exactly one entry,
+				// in a slice of its own (merged is scratch space).
+				p.tasks = slices.Concat(merged, []task{t}, old)
 				p.listed = false
 				return err
 			}

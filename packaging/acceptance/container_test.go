@@ -3,12 +3,7 @@
 package acceptance
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,108 +14,6 @@ import (
 	"testing"
 	"time"
 )
-
-// treePackages are installed into the cached Debian tree besides minbase.
-// Changing the list changes the cache key, so the next run rebuilds the tree.
-var treePackages = []string{"systemd", "systemd-sysv", "dbus", "adduser", "iproute2", "ca-certificates", "procps", "libvips42"}
-
-const suite = "bookworm"
-
-// cacheDir is where the debootstrap tarball lives between runs.
-func cacheDir() (string, error) {
-	if d := os.Getenv("HOSTPUSH_ACCEPTANCE_CACHE"); d != "" {
-		return d, nil
-	}
-	if os.Geteuid() == 0 {
-		return "/var/cache/hostpush-acceptance", nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("finding a cache directory: %w", err)
-	}
-	return filepath.Join(d, "hostpush-acceptance"), nil
-}
-
-// aptMirror returns the Debian archive this machine's apt uses for the
-// release suite (deb822 .sources files or one-line sources.list), so that the
-// tree is built from the same mirror the machine can reach.
-func aptMirror() string {
-	if m := os.Getenv("HOSTPUSH_ACCEPTANCE_MIRROR"); m != "" {
-		return m
-	}
-	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, stanza := range strings.Split(string(b), "\n\n") {
-			var uris, suites string
-			for _, line := range strings.Split(stanza, "\n") {
-				k, v, ok := strings.Cut(line, ":")
-				if !ok {
-					continue
-				}
-				switch strings.TrimSpace(k) {
-				case "URIs":
-					uris = strings.TrimSpace(v)
-				case "Suites":
-					suites = strings.TrimSpace(v)
-				}
-			}
-			if uris != "" && !strings.Contains(uris, "security") && strings.Contains(" "+suites+" ", " "+suite+" ") {
-				return strings.Fields(uris)[0]
-			}
-		}
-	}
-	if b, err := os.ReadFile("/etc/apt/sources.list"); err == nil {
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) >= 3 && f[0] == "deb" && f[2] == suite && !strings.Contains(f[1], "security") {
-				return f[1]
-			}
-		}
-	}
-	return "http://deb.debian.org/debian"
-}
-
-// treeTarball returns the cached tarball of a debootstrapped Debian tree,
-// building it first when it is missing. built reports whether it was built.
-func treeTarball(t *testing.T, logf func(string, ...any)) (path string, built bool) {
-	t.Helper()
-	dir, err := cacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("creating the cache directory: %v", err)
-	}
-	mirror := aptMirror()
-	sum := sha256.Sum256([]byte(suite + " minbase " + strings.Join(treePackages, ",") + " " + mirror))
-	path = filepath.Join(dir, fmt.Sprintf("debian-%s-%s.tar", suite, hex.EncodeToString(sum[:])[:12]))
-	if _, err := os.Stat(path); err == nil {
-		return path, false
-	}
-	logf("building the Debian %s tree with debootstrap from %s (cached as %s)", suite, mirror, path)
-	tree, err := os.MkdirTemp(dir, "tree-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// MkdirTemp makes it 0700, and it becomes the container's /: services
-	// that drop root (dbus-daemon) could not reach any file.
-	if err := os.Chmod(tree, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tree)
-	run(t, 20*time.Minute, "debootstrap", "--variant=minbase", "--include="+strings.Join(treePackages, ","), suite, tree, mirror)
-	tmp := path + ".tmp"
-	run(t, 5*time.Minute, "tar", "-C", tree, "-cf", tmp, ".")
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-	return path, true
-}
 
 // run runs a command on the host and fails the test with its output when it
 // fails.
@@ -138,9 +31,10 @@ func run(t *testing.T, timeout time.Duration, name string, args ...string) strin
 // killable makes a command's timeout end it for sure: it runs in its own
 // process group, which is killed as a whole (nsenter forks the command it
 // runs, and a surviving child would hold the output pipe open), and Wait
-// returns at most 5 s after the kill.
+// returns at most 5 s after the kill. It is also killed when the test
+// binary dies (go test's -timeout, Ctrl-C), which runs no cleanups.
 func killable(cmd *exec.Cmd) *exec.Cmd {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
@@ -161,7 +55,8 @@ type container struct {
 // container shares the host's network, so its 127.0.0.1 is the host's.
 func boot(t *testing.T, tarball, name string) *container {
 	t.Helper()
-	dir, err := os.MkdirTemp("/var/tmp", "hostpush-acceptance-")
+	removeStaleTrees(t)
+	dir, err := os.MkdirTemp("/var/tmp", treePrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +72,8 @@ func boot(t *testing.T, tarball, name string) *container {
 	run(t, 5*time.Minute, "tar", "-C", dir, "-xf", tarball)
 	t.Logf("extracted the tree in %.1fs", time.Since(start).Seconds())
 	// What an installed Debian has and debootstrap leaves to the installer.
+	// trixie's tree has no /etc/hosts at all, and without "localhost" in it
+	// Go's resolver cannot resolve the name.
 	c.writeFile("/etc/hostname", name+"\n", 0o644)
 	c.writeFile("/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t"+name+"\n", 0o644)
 
@@ -192,6 +89,9 @@ func boot(t *testing.T, tarball, name string) *container {
 	c.nspawn = exec.Command("systemd-nspawn", "-D", dir, "-b", "-M", name,
 		"--register=no", "--keep-unit", "--console=read-only", "--capability=CAP_SYS_TIME")
 	c.nspawn.Stdout, c.nspawn.Stderr = c.console, c.console
+	// Should the test binary die without its cleanups (go test's -timeout,
+	// Ctrl-C), nspawn gets SIGTERM, on which it powers the container off.
+	c.nspawn.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := c.nspawn.Start(); err != nil {
 		t.Fatalf("starting systemd-nspawn: %v", err)
 	}
@@ -223,6 +123,42 @@ func boot(t *testing.T, tarball, name string) *container {
 		t.Fatalf("container did not boot: %v\n%s", err, c.consoleLog())
 	}
 	return c
+}
+
+// treePrefix names the extracted trees in /var/tmp.
+const treePrefix = "hostpush-acceptance-"
+
+// removeStaleTrees deletes the trees of earlier runs that were killed before
+// their cleanup (the test binary's death powers the container off, but
+// nothing removes its 500 MB tree): those no process names on its command
+// line and that have not changed for two minutes, so that a run extracting
+// its tree right now keeps it.
+func removeStaleTrees(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join("/var/tmp", treePrefix+"*"))
+	if len(dirs) == 0 {
+		return
+	}
+	var cmdlines []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil {
+			cmdlines = append(cmdlines, string(b))
+		}
+	}
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || time.Since(fi.ModTime()) < 2*time.Minute {
+			continue
+		}
+		inUse := false
+		for _, cl := range cmdlines {
+			inUse = inUse || strings.Contains(cl, d)
+		}
+		if !inUse {
+			t.Logf("removing %s, left by a run that was killed", d)
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // childNamed returns the pid of a child of ppid whose comm is name, or 0.
@@ -367,5 +303,3 @@ func waitFor(timeout time.Duration, cond func() error) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
-var errNotYet = errors.New("not yet")

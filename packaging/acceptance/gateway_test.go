@@ -7,9 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,12 +15,22 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// gateway is Debian's prometheus-pushgateway on a free loopback port.
+// gateway is the release's own prometheus-pushgateway, installed in the
+// container's tree with apt and run by the container's systemd from
+// Debian's unit, on a free loopback port (the container shares the host's
+// network, so the test reaches it there).
 type gateway struct {
-	url string
+	url     string
+	version string // as pushgateway_build_info reports it
 }
 
-func startGateway(t *testing.T) *gateway {
+const gatewayUnit = "prometheus-pushgateway.service"
+
+// startGateway points the packaged unit at a free loopback port (ARGS in
+// /etc/default/prometheus-pushgateway, as an admin would) and starts it.
+// Its persistence file is Debian's default, in the tree extracted afresh
+// for this run.
+func startGateway(t *testing.T, c *container) *gateway {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,23 +38,10 @@ func startGateway(t *testing.T) *gateway {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	logf, err := os.Create(filepath.Join(t.TempDir(), "pushgateway.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// An empty --persistence.file: Debian's default would load earlier runs' groups.
-	cmd := exec.Command("prometheus-pushgateway", "--web.listen-address="+addr, "--persistence.file=")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting prometheus-pushgateway: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
+	c.writeFile("/etc/default/prometheus-pushgateway", fmt.Sprintf("ARGS=\"--web.listen-address=%s\"\n", addr), 0o644)
+	c.must("systemctl", "start", gatewayUnit)
 	g := &gateway{url: "http://" + addr}
-	if err := waitFor(10*time.Second, func() error {
+	if err := waitFor(20*time.Second, func() error {
 		resp, err := http.Get(g.url + "/-/ready")
 		if err != nil {
 			return err
@@ -58,9 +52,14 @@ func startGateway(t *testing.T) *gateway {
 		}
 		return nil
 	}); err != nil {
-		b, _ := os.ReadFile(logf.Name())
-		t.Fatalf("pushgateway at %s not ready: %v\n%s", addr, err, b)
+		out, _ := c.exec(time.Minute, "journalctl", "--no-pager", "-n", "30", "-u", gatewayUnit)
+		t.Fatalf("the container's pushgateway at %s is not ready: %v\n%s", addr, err, out)
 	}
+	vals, err := g.labelValues("pushgateway_build_info", nil, "version")
+	if err != nil || len(vals) != 1 {
+		t.Fatalf("pushgateway_build_info at %s: %v %v", addr, vals, err)
+	}
+	g.version = vals[0]
 	return g
 }
 

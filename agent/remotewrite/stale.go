@@ -1,0 +1,45 @@
+package remotewrite
+
+// Stale markers on a clean stop.
+
+import (
+	"context"
+	"time"
+)
+
+// KeepSeriesOnClose makes Close send no stale markers, so the last
+// samples stay visible for the receiver's lookback (5 minutes on
+// Prometheus): for a run that pushes once (hostpush --once), whose series
+// would otherwise end right after their only sample.
+func (w *Writer) KeepSeriesOnClose() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.keepSeries = true
+}
+
+// sendStaleMarkers ends every series of the last batch at once, as
+// Prometheus does when a target goes away, instead of leaving them to the
+// receiver's lookback (5 minutes on Prometheus). Only after the buffer
+// drained: a marker ahead of undelivered samples would make the receiver
+// reject them as out of order. One try; stale markers are not counted as
+// samples sent.
+func (w *Writer) sendStaleMarkers() {
+	w.mu.Lock()
+	last, keep := w.last, w.keepSeries
+	w.mu.Unlock()
+	if last == nil || keep || w.runCtx.Err() != nil {
+		return
+	}
+	at := time.Now()
+	if at.UnixMilli() <= last.Time.UnixMilli() {
+		at = time.UnixMilli(last.Time.UnixMilli() + 1) // never on the last sample's timestamp
+	}
+	body, n := newEncoder(w.cfg).EncodeStale(last, at)
+	ctx, cancel := context.WithTimeout(w.runCtx, time.Duration(w.cfg.Timeout))
+	defer cancel()
+	if _, _, err := w.post(ctx, body); err != nil {
+		w.log.Warn("stale markers not delivered; the series end after the receiver's lookback", "series", n, "err", err)
+		return
+	}
+	w.log.Info("sent stale markers", "series", n)
+}
