@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -153,5 +154,19 @@ func TestIntervalsYAML(t *testing.T) {
 	want := "collectors:\n  intervals:\n    filesystem: 6s\n    processes: 3s\n"
 	if !strings.HasSuffix(got, want) {
 		t.Errorf("got\n%s\nwant it to end with\n%s", got, want)
+	}
+}
+
+func TestRunHolderArguments(t *testing.T) {
+	for _, bad := range []string{"huge 1m", "medium", "medium soon"} {
+		if err := runHolder(bad, strings.NewReader(""), io.Discard); err == nil || !strings.Contains(err.Error(), envHolder) {
+			t.Errorf("%q: err = %v, want one naming %s", bad, err, envHolder)
+		}
+	}
+	// The host size adds nothing: the holder says ready and, its stdin
+	// at end of file, stops.
+	var out strings.Builder
+	if err := runHolder("host 1m", strings.NewReader(""), &out); err != nil || strings.TrimSpace(out.String()) != holderReady {
+		t.Errorf("host size: err %v, said %q", err, out.String())
 	}
 }

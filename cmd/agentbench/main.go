@@ -22,6 +22,7 @@ import (
 
 func main() {
 	hostload.MaybeChild() // a copy started as load never returns from here
+	maybeHolder()         // nor one started to hold a size's load
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {

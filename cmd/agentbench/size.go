@@ -59,12 +59,12 @@ func runSize(ctx context.Context, c *Config, env *benchEnv, size string, r int, 
 	spec.Lifetime = sizeBudget(c) + 5*time.Minute
 	if spec.Procs > 0 {
 		fmt.Fprintf(log, "agentbench: round %d, size %s: starting %d processes / %d threads of load\n", r, size, spec.Procs, spec.Threads)
-		load, err := hostload.Start(ctx, spec)
+		stop, err := startHolder(ctx, size, spec.Lifetime, log)
 		if err != nil {
 			return res, err
 		}
 		defer func() {
-			if serr := load.Stop(); serr != nil {
+			if serr := stop(); serr != nil {
 				err = errors.Join(err, fmt.Errorf("stopping the load: %w", serr))
 			}
 		}()
