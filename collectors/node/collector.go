@@ -63,7 +63,7 @@ type unit struct {
 
 	mu       sync.Mutex
 	inFlight bool
-	failing  bool      // last unitOutcome was a failure (logged on change only)
+	failing  bool      // last outcome was a failure (logged on change only)
 	lastRun  time.Time // start of the last finished run that is cached
 	cached   []prometheus.Metric
 	cachedOK bool
@@ -166,7 +166,7 @@ type unitOutcome struct {
 }
 
 // gather decides per collector whether it reuses its cached values, is
-// still in flight or runs now, runs the due ones and returns the unitOutcomes
+// still in flight or runs now, runs the due ones and returns the outcomes
 // in the collectors' order.
 func (c *Collector) gather() []unitOutcome {
 	start := time.Now()

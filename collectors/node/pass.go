@@ -111,7 +111,7 @@ func (u *unit) finishRun(start time.Time, metrics []prometheus.Metric, err error
 	u.mu.Unlock()
 }
 
-// finish closes the pass and fills in the unitOutcomes of the due collectors:
+// finish closes the pass and fills in the outcomes of the due collectors:
 // finished ones with their result, the one still running and any not
 // started as having missed the deadline.
 func (p *pass) finish(outs []unitOutcome, timeout time.Duration) {
