@@ -136,18 +136,12 @@ func (c *Collector) Describe(chan<- *prometheus.Desc) {}
 // Collect runs every due collector with the deadline and sends what
 // finished in time, plus duration and success per collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.Each(func(m prometheus.Metric) { ch <- m })
-}
-
-// Each is Collect with a callback instead of a channel, for a gatherer
-// that converts the metrics itself. It calls fn from one goroutine.
-func (c *Collector) Each(fn func(prometheus.Metric)) {
 	for _, o := range c.gather() {
 		for _, m := range o.metrics {
-			fn(m)
+			ch <- m
 		}
-		fn(o.unit.durationMetric(o.duration))
-		fn(o.unit.successMetric(o.ok))
+		ch <- o.unit.durationMetric(o.duration)
+		ch <- o.unit.successMetric(o.ok)
 	}
 }
 
