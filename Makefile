@@ -63,8 +63,8 @@ bench-fleet: build ## fleet simulation: N hosts push a real gather every 5 s to 
 	@mkdir -p out
 	$(GO) run ./cmd/fleetsim --hosts=10,100,500,1000 --hosts.pushgateway=10,20,30,40,50,70,100,500,1000 --duration=30s $(BENCH_ARGS) | tee out/bench-fleet.txt
 
-IMAGE_SCENARIOS ?= seed,uncached,sustained,overload
-bench-imageserver: build ## imageserver: pipeline step benchmarks, then 60 s vegeta load runs of four scenarios on a real 12 MP photo (out/bench-imageserver.txt, ~6 min)
+IMAGE_SCENARIOS ?= seed,uncached,sustained,overload,avif-burst
+bench-imageserver: build ## imageserver: pipeline step benchmarks, then 60 s vegeta load runs of five scenarios on a real 12 MP photo (out/bench-imageserver.txt, ~7 min)
 	@mkdir -p out
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./imageserver/pipeline/ | tee out/bench-imageserver-pipeline.txt
 	$(GO) run ./cmd/imagebench --scenarios=$(IMAGE_SCENARIOS) --server.bin=bin/imageserver --output.dir=out/bench-imageserver --out=out/bench-imageserver.txt $(BENCH_ARGS)

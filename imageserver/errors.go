@@ -37,6 +37,7 @@ func classify(err error) *httpError {
 	var pe *params.Error
 	var se *pipeline.SourceError
 	var panicErr *cache.PanicError
+	var le *pipeline.LimitError
 	switch {
 	case errors.As(err, &he):
 		return he
@@ -44,10 +45,14 @@ func classify(err error) *httpError {
 		return errSignature
 	case errors.As(err, &pe):
 		return &httpError{code: 400, reason: "bad_request", msg: pe.Error()}
+	case errors.As(err, &le):
+		return &httpError{code: 400, reason: "bad_request", msg: le.Msg}
 	case errors.As(err, &se):
 		return &httpError{code: 422, reason: "bad_source", msg: se.Msg}
 	case errors.Is(err, admission.ErrQueueFull):
 		return &httpError{code: 503, reason: "queue_full", msg: "server busy, retry later"}
+	case errors.Is(err, admission.ErrWaitTooLong):
+		return &httpError{code: 503, reason: "queue_predicted", msg: "server busy, retry later"}
 	case errors.Is(err, admission.ErrQueueTimeout):
 		return &httpError{code: 503, reason: "queue_timeout", msg: "server busy, retry later"}
 	case errors.Is(err, context.Canceled):

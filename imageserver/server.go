@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +51,7 @@ type Config struct {
 	TransformTimeout time.Duration
 	Admission        admission.Config
 	Pipeline         pipeline.Config
+	AVIF             AVIFConfig
 }
 
 // DefaultConfig returns the defaults for a machine with cores CPUs. The
@@ -68,6 +68,10 @@ func DefaultConfig(cores int) Config {
 		TransformTimeout: 10 * time.Second,
 		Admission:        admission.Config{Workers: w, QueueSize: QueueSize(w), Timeout: 600 * time.Millisecond},
 		Pipeline:         pipeline.DefaultConfig(),
+		AVIF: AVIFConfig{
+			Admission: admission.Config{Workers: 1, QueueSize: 4, Timeout: time.Second},
+			Timeout:   5 * time.Second,
+		},
 	}
 }
 
@@ -96,7 +100,7 @@ func (c Config) Validate() error {
 	if c.TransformTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("transform timeout must be positive, got %s", c.TransformTimeout))
 	}
-	errs = append(errs, c.Admission.Validate(), c.Pipeline.Validate())
+	errs = append(errs, c.Admission.Validate(), c.Pipeline.Validate(), c.AVIF.Validate())
 	return errors.Join(errs...)
 }
 
@@ -106,9 +110,10 @@ type Server struct {
 	log   *slog.Logger
 	root  *os.Root
 	pipe  processor
-	adm   *admission.Controller
-	cache *cache.Cache
+	main  *pool // every transform holds one of its workers
+	avif  *pool // and an AVIF one holds one of these first
 	th    *threads
+	cache *cache.Cache
 	m     *metrics
 	mux   http.Handler
 }
@@ -128,10 +133,13 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Server, error
 		return nil, fmt.Errorf("opening images dir: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, root: root}
-	if s.adm, err = admission.New(cfg.Admission); err != nil {
+	if s.cache, err = cache.New(cfg.CacheSize); err != nil {
 		return nil, err
 	}
-	if s.cache, err = cache.New(cfg.CacheSize); err != nil {
+	if s.main, err = newPool("default", cfg.Admission); err != nil {
+		return nil, err
+	}
+	if s.avif, err = newPool("avif", cfg.AVIF.Admission); err != nil {
 		return nil, err
 	}
 	s.th = newThreads(cfg.Admission.Workers)
@@ -202,15 +210,16 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request, name string)
 	if err != nil {
 		return &httpError{code: 400, reason: "bad_request", msg: "query string is malformed; use name=value pairs joined by &"}
 	}
-	opts, err := params.Parse(q)
+	opts, ignored, err := params.ParseWithIgnored(q)
 	if err != nil {
 		return err
 	}
+	s.reportIgnored(w, ignored)
 	src, err := s.stat(name)
 	if err != nil {
 		return err
 	}
-	fm, vary := negotiate(opts, name, r.Header.Get("Accept"))
+	fm, vary := negotiate(opts, name, r.Header.Get("Accept"), s.cfg.AVIF.AutoFormat)
 	key := strings.Join([]string{pipelineVersion, src.name, strconv.FormatInt(src.modTime.UnixNano(), 10),
 		strconv.FormatInt(src.size, 10), opts.Canonical(fm)}, "|")
 	sum := sha256.Sum256([]byte(key))
@@ -253,17 +262,16 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request, name string)
 	return nil
 }
 
-// transform waits for a worker, then reads and transforms the source. The
-// source is read only once a worker is free, so waiting requests hold no
-// image memory.
+// transform waits for a worker (and for AVIF, an AVIF slot first), then
+// reads and transforms the source. The source is read only once a worker
+// is free, so waiting requests hold no image memory.
 func (s *Server) transform(ctx context.Context, src source, opts params.Options, fm params.Format) (*cache.Entry, error) {
-	release, waited, err := s.adm.Acquire(ctx)
-	s.m.queueWait.Observe(waited.Seconds())
+	release, timeout, err := s.slots(ctx, fm)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.TransformTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	b, err := s.read(src)
 	if err != nil {
@@ -276,42 +284,6 @@ func (s *Server) transform(ctx context.Context, src source, opts params.Options,
 		return nil, fmt.Errorf("transforming %s: %w", src.name, err)
 	}
 	return &cache.Entry{Body: res.Body, ContentType: res.ContentType}, nil
-}
-
-// negotiate picks the output format: fm wins; else auto=format picks WebP
-// when the client accepts it (and the response varies by Accept); else the
-// source's format as its file extension says, JPEG for others.
-func negotiate(o params.Options, name, accept string) (params.Format, bool) {
-	if o.Format != "" {
-		return o.Format, false
-	}
-	if o.AutoFormat {
-		if acceptsWebP(accept) {
-			return params.FormatWebP, true
-		}
-		return sourceFormat(name), true
-	}
-	return sourceFormat(name), false
-}
-
-func sourceFormat(name string) params.Format {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".png":
-		return params.FormatPNG
-	case ".webp":
-		return params.FormatWebP
-	}
-	return params.FormatJPEG
-}
-
-func acceptsWebP(accept string) bool {
-	for _, part := range strings.Split(accept, ",") {
-		mt, p, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(mt), "image/webp") {
-			return !strings.Contains(strings.ReplaceAll(p, " ", ""), "q=0") || strings.Contains(p, "q=0.")
-		}
-	}
-	return false
 }
 
 // etagMatch implements If-None-Match's weak comparison.

@@ -191,7 +191,11 @@ func TestBadInputs(t *testing.T) {
 		{"/assets/images/photo.jpg?w=%zz", 400, "query string is malformed"},
 		{"/assets/images/corrupt.jpg?w=10", 422, "corrupt"},
 		{"/assets/images/truncated.jpg?w=10", 422, "corrupt or truncated"},
-		{"/assets/images/notimage.jpg", 422, "not a supported image; allowed: jpeg, png, webp"},
+		{"/assets/images/notimage.jpg", 422, "not a supported image; allowed: jpeg, png, webp, gif, tiff, heic/heif, avif"},
+		{"/assets/images/photo.jpg?w=4096&h=2049&fit=scale", 400, "allowed: at most 8388608 (limits.max-output-pixels)"},
+		{"/assets/images/photo.jpg?w=2049&h=1024&fit=scale&fm=avif", 400, "allowed: at most 2097152 (limits.max-avif-output-pixels)"},
+		{"/assets/images/photo.jpg?rect=900,0,10,10", 400, "rect: the region starts at 900,0, outside the 800x600 source"},
+		{"/assets/images/photo.jpg?fill-color=nope", 400, "fill-color: \"nope\" is not a colour; allowed:"},
 		{"/assets/images/bomb.png?w=10", 422, "pixels; allowed: at most 50000000"},
 		{"/assets/images/missing.jpg", 404, "image not found"},
 		{"/assets/images/sub", 404, "image not found"},
@@ -433,12 +437,13 @@ func TestOverload(t *testing.T) {
 	if codes[200] == 0 || codes[503] == 0 || codes[200]+codes[503] != 40 {
 		t.Fatalf("codes %v, want only 200 and 503, some of each", codes)
 	}
-	rej := testutil.ToFloat64(f.srv.m.rejections.WithLabelValues("queue_full")) + testutil.ToFloat64(f.srv.m.rejections.WithLabelValues("queue_timeout"))
+	rej := testutil.ToFloat64(f.srv.m.rejections.WithLabelValues("queue_full")) + testutil.ToFloat64(f.srv.m.rejections.WithLabelValues("queue_timeout")) +
+		testutil.ToFloat64(f.srv.m.rejections.WithLabelValues("queue_predicted"))
 	if int(rej) != codes[503] {
 		t.Errorf("rejections counted %v, 503s %d", rej, codes[503])
 	}
-	if f.srv.adm.InFlight() != 0 || f.srv.adm.Waiting() != 0 {
-		t.Errorf("after the burst: %d in flight, %d waiting", f.srv.adm.InFlight(), f.srv.adm.Waiting())
+	if f.srv.main.adm.InFlight() != 0 || f.srv.main.adm.Waiting() != 0 {
+		t.Errorf("after the burst: %d in flight, %d waiting", f.srv.main.adm.InFlight(), f.srv.main.adm.Waiting())
 	}
 }
 
@@ -459,6 +464,8 @@ func TestTransformTimeout(t *testing.T) {
 func TestClientGone(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Admission.Workers, c.Admission.Timeout = 1, 5*time.Second })
 	block := make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(block) })
+	t.Cleanup(unblock) // before the fixture's: a failed test must not leave handlers blocked
 	f.beforeTransform(func() { <-block })
 	go f.get(t, "/assets/images/photo.jpg?w=11") // holds the only worker
 	time.Sleep(100 * time.Millisecond)
@@ -478,13 +485,13 @@ func TestClientGone(t *testing.T) {
 	// The handler counts the client as gone when its own wait ends; the
 	// collapsed transform leaves the queue when its context (cancelled once
 	// every waiter left) reaches the admission controller, a moment later.
-	for f.srv.adm.Waiting() != 0 {
+	for f.srv.main.adm.Waiting() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d still waiting for a slot after the only client left", f.srv.adm.Waiting())
+			t.Fatalf("%d still waiting for a slot after the only client left", f.srv.main.adm.Waiting())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(block)
+	unblock()
 }
 
 // TestMetricNames: the series the dashboard uses exist.
@@ -497,11 +504,13 @@ func TestMetricNames(t *testing.T) {
 		"imageserver_http_request_duration_seconds_bucket{le=\"0.02\"}",
 		"imageserver_http_request_duration_seconds_bucket{le=\"10\"}",
 		"imageserver_transform_step_duration_seconds_bucket{step=\"render\"",
-		"imageserver_queue_wait_seconds_bucket", "imageserver_transforms_in_flight 0", "imageserver_queue_waiting 0",
+		"imageserver_queue_wait_seconds_bucket{pool=\"default\"", "imageserver_queue_wait_seconds_bucket{pool=\"avif\"",
+		"imageserver_transforms_in_flight{pool=\"default\"} 0", "imageserver_queue_waiting{pool=\"avif\"} 0",
+		"imageserver_transform_hold_seconds{pool=\"default\"} 0.", "imageserver_rejections_total{reason=\"queue_predicted\"} 0",
 		"imageserver_rejections_total{reason=\"queue_timeout\"} 0", "imageserver_cache_hits_total 0",
 		"imageserver_cache_misses_total 1", "imageserver_cache_bytes ", "imageserver_cache_entries 1",
 		"imageserver_cache_max_bytes ", "imageserver_collapsed_requests_total 0", "imageserver_panics_total 0",
-		"imageserver_workers 2",
+		"imageserver_workers{pool=\"default\"} 2", "imageserver_workers{pool=\"avif\"} 1",
 	} {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)

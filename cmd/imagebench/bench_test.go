@@ -75,7 +75,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--name=../x"}, "want a plain folder name"},
 		{[]string{"--plot.format=gif"}, "plot.format"},
 		{[]string{"--urls.file=/nonexistent"}, "--urls.file"},
-		{[]string{"--scenarios=seed,nope"}, `"nope" is not one of seed, uncached, sustained, overload`},
+		{[]string{"--scenarios=seed,nope"}, `"nope" is not one of seed, uncached, sustained, overload, avif-burst`},
 		{[]string{"--scenarios=seed", "--server.url=http://127.0.0.1:3002"}, "not with --server.url"},
 		{[]string{"--uncached.rate=0"}, "want at least 1 request per second"},
 	}
@@ -187,13 +187,49 @@ func TestScenarioReport(t *testing.T) {
 	verdict(&b, scenarios[3], o)
 	for _, want := range []string{
 		"== overload: 10 req/s for 10s, a distinct URL ==",
-		"target: successes <= 1.5s, the rest 503",
+		"target: only 200 and 503; 503s p99 < 50ms",
 		"requests 100, ", "status codes map[200:75 503:25]",
 		"latency p50 50ms  p95 95ms  p99 99ms  max 100ms  (max of 200s 100ms)",
 		"server CPU 2s total, 26.7ms per 200 response, 20ms per request; peak RSS (VmHWM) 150.0 MB",
 		"machine: vegeta used 0.10 cores, other processes 0.50 of the",
 		"[0s,     20ms]", "[10s,    +Inf]",
-		"vs target: max of 200s / 1.5s = 0.07, responses other than 200/503: 0, RSS/300MB = 0.50",
+		"vs target: max of 200s / 1s = 0.10, responses other than 200/503: 0, RSS/300MB = 0.50",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestPhasesReport: the overload and avif-burst lines carry the 503
+// latency, goodput against the sustained rate, and the seed's latency
+// before and during the burst.
+func TestPhasesReport(t *testing.T) {
+	start := time.Now()
+	o := &outcome{Start: start, Duration: 10 * time.Second}
+	for i := range 100 {
+		r := vegeta.Result{Code: 200, Timestamp: start.Add(time.Duration(i) * 100 * time.Millisecond), Latency: 100 * time.Millisecond}
+		if i%2 == 1 {
+			r.Code, r.Latency = 503, time.Duration(i)*time.Millisecond/10
+		}
+		if i >= 50 && r.Code == 200 {
+			r.Latency = 300 * time.Millisecond
+		}
+		o.Results = append(o.Results, r)
+	}
+	var b bytes.Buffer
+	writePhases(&b, scenarios[3], o, &phases{sustained: 5, sustainedRuns: 50})
+	ph := &phases{burstStart: start.Add(5 * time.Second), burstEnd: start.Add(7 * time.Second),
+		burst: []vegeta.Result{{Code: 200, Latency: time.Second}, {Code: 503, Latency: time.Millisecond}}}
+	writePhases(&b, scenarios[4], o, ph)
+	for _, want := range []string{
+		"sustained on its own (first half-run, workers always busy, no queue): 50 responses, 5.00 req/s",
+		"503s: 50, p50 4.9ms p99 9.9ms max 9.9ms; goodput 5.00 successes/s",
+		"vs target: 503 p99 / 50ms = 0.20, goodput / sustained = 1.000 (want >= 0.95), max of 200s / 1s = 0.30",
+		"seed 200s before the burst: 25, p50 100.0ms p99 100.0ms max 100.0ms",
+		"seed 200s during the burst (2000.0ms): 10, p50 300.0ms p99 300.0ms max 300.0ms",
+		"2 AVIF requests at once: codes 200:1 503:1, 200s p50 1000.0ms max 1000.0ms",
+		"vs target: seed p99 during / before = 3.00, seed max during / 1s = 0.30",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())

@@ -34,7 +34,7 @@ type config struct {
 	PlotFormat  string
 	NoProgress  bool
 	SampleEvery time.Duration
-	// Scenarios selects the four load runs (see scenarios.go); empty: one
+	// Scenarios selects the load runs (see scenarios.go); empty: one
 	// run as the other flags say.
 	Scenarios     string
 	UncachedRate  int
@@ -72,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	app.Flag("plot.format", "Plot file format: png or svg.").Default("png").StringVar(&c.PlotFormat)
 	app.Flag("no-progress", "Do not print the progress line.").BoolVar(&c.NoProgress)
 	app.Flag("sample.interval", "How often to sample the server's CPU and memory.").Default("250ms").DurationVar(&c.SampleEvery)
-	app.Flag("scenarios", "Run these of the four load runs (comma separated: "+strings.Join(scenarioNames(), ",")+"), each against a freshly started --server.bin, and report each against its target instead of one run.").StringVar(&c.Scenarios)
+	app.Flag("scenarios", "Run these of the load runs (comma separated: "+strings.Join(scenarioNames(), ",")+"), each against a freshly started --server.bin, and report each against its target instead of one run.").StringVar(&c.Scenarios)
 	app.Flag("uncached.rate", "Request rate of the uncached scenario (CPU per request).").Default("5").IntVar(&c.UncachedRate)
 	app.Flag("sustained.rate", "Request rate of the sustained scenario.").Default("14").IntVar(&c.SustainedRate)
 	app.Flag("out", "With --scenarios: also write the report to this file.").StringVar(&c.Out)

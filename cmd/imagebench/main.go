@@ -4,8 +4,8 @@
 // histogram, quantiles, success ratio and the server's CPU and peak RSS. It
 // leaves plots of latency over time, the histogram, and the server's CPU and
 // memory over the run in an output folder. With --scenarios it runs the
-// four load runs of the imageserver issue instead (seed, uncached,
-// sustained, overload), each against a freshly started server, and reports
+// load runs of the imageserver issues instead (seed, uncached, sustained,
+// overload, avif-burst), each against a freshly started server, and reports
 // each one's CPU per request, peak RSS and histogram against its target.
 package main
 

@@ -16,7 +16,7 @@ import (
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
-// scenario is one of the four load runs of the imageserver issue, with the
+// scenario is one of the load runs of the imageserver issues, with the
 // target it is reported against. The rate of two comes from flags.
 type scenario struct {
 	name   string
@@ -29,7 +29,10 @@ var scenarios = []scenario{
 	{"seed", func(*config) int { return 50 }, false, "100% 200, p99 <= 10ms, max < 1s, peak RSS <= 150 MB"},
 	{"uncached", func(c *config) int { return c.UncachedRate }, true, "CPU per request <= 130 ms"},
 	{"sustained", func(c *config) int { return c.SustainedRate }, true, ">= 14 req/s, every request 200, p99 < 1s"},
-	{"overload", func(*config) int { return 50 }, true, "successes <= 1.5s, the rest 503, peak RSS <= 300 MB"},
+	{"overload", func(*config) int { return 50 }, true,
+		"only 200 and 503; 503s p99 < 50ms; goodput >= 95% of the rate sustained in the same run; successes < 1s; peak RSS <= 300 MB"},
+	{"avif-burst", func(*config) int { return 8 }, true,
+		"the seed at 8 req/s while 20 AVIF requests arrive at once: seed p99 and max during the burst near those before it, under 1s; AVIF 200 or 503"},
 }
 
 func scenarioNames() []string {
@@ -99,9 +102,11 @@ func runScenario(ctx context.Context, w io.Writer, c *config, sc scenario, stder
 	if err != nil {
 		return err
 	}
+	ph := startPhases(ctx, c, sc, base, tr, stderr)
 	busy0, _ := procs.MachineCPU()
 	self0, _ := procs.ReadUsage(os.Getpid())
 	o, err := attack(ctx, c, tr, srv.Pid(), stderr)
+	ph.wait()
 	if err != nil {
 		return err
 	}
@@ -113,6 +118,7 @@ func runScenario(ctx context.Context, w io.Writer, c *config, sc scenario, stder
 		fmt.Fprintf(w, "server-side (imageserver_http_request_duration_seconds, cumulative): %s\n", line)
 	}
 	verdict(w, sc, o)
+	writePhases(w, sc, o, ph)
 	files, err := writePlots(out, c, o)
 	if err != nil {
 		return fmt.Errorf("writing plots: %w", err)
@@ -166,9 +172,9 @@ func verdict(w io.Writer, sc scenario, o *outcome) {
 	case "sustained":
 		fmt.Fprintf(w, "vs target: throughput %.2f req/s (/14 = %.2f), success %.4f (want 1), p99/1s = %.3f\n",
 			m.Throughput, m.Throughput/14, m.Success, s.P99.Seconds())
-	case "overload":
-		fmt.Fprintf(w, "vs target: max of 200s / 1.5s = %.2f, responses other than 200/503: %d, RSS/300MB = %.2f\n",
-			s.OKMax.Seconds()/1.5, other, mb/300)
+	case "overload", "avif-burst":
+		fmt.Fprintf(w, "vs target: max of 200s / 1s = %.2f, responses other than 200/503: %d, RSS/300MB = %.2f\n",
+			s.OKMax.Seconds(), other, mb/300)
 	}
 }
 

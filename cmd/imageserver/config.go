@@ -41,7 +41,10 @@ type fileConfig struct {
 		MaxSourcePixels  *int64         `yaml:"max_source_pixels"`
 		MaxSourceBytes   *byteSize      `yaml:"max_source_bytes"`
 		TransformTimeout *time.Duration `yaml:"transform_timeout"`
+		MaxOutputPixels  *int64         `yaml:"max_output_pixels"`
+		MaxAVIFPixels    *int64         `yaml:"max_avif_output_pixels"`
 	} `yaml:"limits"`
+	AVIF avifFile `yaml:"avif"`
 }
 
 // byteSize reads sizes such as 256MiB or a plain number of bytes.
@@ -101,6 +104,9 @@ func (fc *fileConfig) apply(cfg *imageserver.Config, listen, tokenFile *string) 
 		cfg.MaxSourceBytes = int64(*fc.Limits.MaxSourceBytes)
 	}
 	set(&cfg.TransformTimeout, fc.Limits.TransformTimeout)
+	set(&cfg.Pipeline.MaxOutputPixels, fc.Limits.MaxOutputPixels)
+	set(&cfg.Pipeline.MaxAVIFOutputPixels, fc.Limits.MaxAVIFPixels)
+	fc.AVIF.apply(&cfg.AVIF)
 }
 
 func set[T any](dst *T, v *T) {

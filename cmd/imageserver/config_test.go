@@ -10,7 +10,42 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/hostpush/hostpush/imageserver"
+	"github.com/hostpush/hostpush/imageserver/admission"
 )
+
+// TestOutputFlags: the output limit and AVIF flags win over the file,
+// and the defaults apply without either.
+func TestOutputFlags(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yml")
+	body := "images:\n  dir: " + dir + "\nlimits:\n  max_output_pixels: 100\navif:\n  workers: 3\n  auto_format: true\n"
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, "--config.file="+p, "--limits.max-output-pixels=200", "--no-avif.auto-format", "--avif.queue-timeout=3s")
+	if cfg.Pipeline.MaxOutputPixels != 200 || cfg.AVIF.Admission.Workers != 3 || cfg.AVIF.AutoFormat || cfg.AVIF.Admission.Timeout != 3*time.Second {
+		t.Errorf("flags over file: %+v %+v", cfg.Pipeline, cfg.AVIF)
+	}
+	def := imageserver.DefaultConfig(2)
+	cfg = parseConfig(t, "--images.dir="+dir)
+	if cfg.Pipeline.MaxOutputPixels != def.Pipeline.MaxOutputPixels || cfg.AVIF != def.AVIF {
+		t.Errorf("defaults: %+v %+v", cfg.Pipeline, cfg.AVIF)
+	}
+}
+
+func parseConfig(t *testing.T, args ...string) imageserver.Config {
+	t.Helper()
+	app := kingpin.New("imageserver", "")
+	f := defineFlags(app, imageserver.DefaultConfig(2))
+	if _, err := app.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := f.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
 
 func TestLoadFileApplies(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.yml")
@@ -31,6 +66,14 @@ limits:
   max_source_pixels: 1000
   max_source_bytes: 1MiB
   transform_timeout: 3s
+  max_output_pixels: 4000000
+  max_avif_output_pixels: 1000000
+avif:
+  workers: 2
+  queue_size: 3
+  queue_timeout: 2s
+  transform_timeout: 4s
+  auto_format: true
 `
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -45,7 +88,8 @@ limits:
 	if listen != "127.0.0.1:9999" || token != "/etc/token" || cfg.ImagesDir != "/srv/img" || cfg.Prefix != "/img" ||
 		cfg.CacheSize != 64<<20 || cfg.MaxAge != time.Hour || cfg.Admission.Workers != 3 || cfg.Admission.QueueSize != 24 ||
 		cfg.Admission.Timeout != 250*time.Millisecond || cfg.Pipeline.MaxSourcePixels != 1000 || cfg.MaxSourceBytes != 1<<20 ||
-		cfg.TransformTimeout != 3*time.Second {
+		cfg.TransformTimeout != 3*time.Second || cfg.Pipeline.MaxOutputPixels != 4_000_000 || cfg.Pipeline.MaxAVIFOutputPixels != 1_000_000 ||
+		cfg.AVIF.Admission != (admission.Config{Workers: 2, QueueSize: 3, Timeout: 2 * time.Second}) || cfg.AVIF.Timeout != 4*time.Second || !cfg.AVIF.AutoFormat {
 		t.Errorf("applied config %+v, listen %s, token %s", cfg, listen, token)
 	}
 }

@@ -71,6 +71,10 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--images.dir=" + dir, "--images.prefix=assets"}, "prefix \"assets\" must start with /"},
 		{[]string{"--images.dir=" + dir, "--queue.timeout=0s"}, "queue timeout must be positive"},
 		{[]string{"--images.dir=" + dir, "--limits.max-source-pixels=0"}, "max source pixels must be at least 1"},
+		{[]string{"--images.dir=" + dir, "--limits.max-output-pixels=0"}, "max output pixels must be at least 1"},
+		{[]string{"--images.dir=" + dir, "--avif.workers=0"}, "avif workers must be at least 1"},
+		{[]string{"--images.dir=" + dir, "--limits.max-avif-output-pixels=0"}, "max AVIF output pixels must be at least 1"},
+		{[]string{"--images.dir=" + dir, "--avif.transform-timeout=0s"}, "avif transform timeout must be positive"},
 		{[]string{"--images.dir=" + filepath.Join(dir, "nope")}, "opening images dir"},
 		{[]string{"--config.file=" + unknown}, "line 3: field colour not found"},
 		{[]string{"--config.file=" + badType}, "line 1"},
@@ -101,7 +105,8 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 	code, out, _ = runCmd(t, "--help")
 	for _, flag := range []string{"--web.listen-address=\":3002\"", "--images.dir", "--images.prefix=\"/assets/images\"", "--cache.size=\"256MiB\"",
-		"--workers", "--queue.timeout=600ms", "--sign.token-file", "--limits.max-source-pixels=50000000", "--config.file", "--log.level", "--log.format"} {
+		"--workers", "--queue.timeout=600ms", "--sign.token-file", "--limits.max-source-pixels=50000000", "--config.file", "--log.level", "--log.format",
+		"--limits.max-output-pixels=8388608", "--limits.max-avif-output-pixels=2097152", "--avif.workers=1", "--avif.queue-size=4", "--avif.queue-timeout=1s", "--avif.transform-timeout=5s", "--[no-]avif.auto-format"} {
 		if !strings.Contains(out, flag) {
 			t.Errorf("--help lacks %s", flag)
 		}

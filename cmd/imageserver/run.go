@@ -105,6 +105,7 @@ func defineFlags(app *kingpin.Application, def imageserver.Config) *flags {
 		str, func(s *settings, v string) (err error) { s.cfg.MaxSourceBytes, err = parseBytes(v); return err })
 	override.Field(&f.over, app.Flag("limits.transform-timeout", "Longest a transform may run.").Default(def.TransformTimeout.String()),
 		dur, func(s *settings) *time.Duration { return &s.cfg.TransformTimeout })
+	defineOutputFlags(app, def, &f.over)
 	promslogflag.AddFlags(app, &f.log)
 	return f
 }

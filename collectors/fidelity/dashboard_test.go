@@ -96,7 +96,7 @@ func TestDashboard1860(t *testing.T) {
 
 // TestDashboard1860Prometheus3 is TestDashboard1860 on the servers our
 // deploy/ stack and Debian 13 ship: Pushgateway 1.11 scraped by
-// Prometheus 3.5, which stores le and quantile in its canonical form.
+// Prometheus 3.16, which stores le and quantile in its canonical form.
 func TestDashboard1860Prometheus3(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 13*time.Minute)

@@ -40,6 +40,10 @@ func BenchmarkSeed(b *testing.B) {
 		"w=512",
 		"fit=crop&w=1024&h=1024&crop=entropy",
 		"fit=crop&w=1024&h=1024&fm=webp",
+		"fit=crop&w=1024&h=1024&crop=center&blur=4&fm=webp",
+		"fit=crop&w=1024&h=1024&crop=center&blur=4&fm=avif",
+		"fit=crop&w=2048&h=1024&crop=center&fm=avif",
+		"fit=crop&w=2048&h=1024&crop=center&fm=jpg",
 	} {
 		b.Run(q, func(b *testing.B) { benchQuery(b, q) })
 	}

@@ -21,6 +21,7 @@ func (p *Pipeline) encode(s *state) error {
 	if err := s.img.RemoveOrientation(); err != nil {
 		return vipsErr(err)
 	}
+	q := s.opts.QualityFor(s.format)
 	var (
 		body []byte
 		err  error
@@ -32,19 +33,29 @@ func (p *Pipeline) encode(s *state) error {
 		body, _, err = s.img.ExportPng(&vips.PngExportParams{StripMetadata: true, Compression: 6, Filter: vips.PngFilterNone})
 	case params.FormatWebP:
 		ct = "image/webp"
-		body, _, err = s.img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: s.opts.Quality, ReductionEffort: 4})
+		body, _, err = s.img.ExportWebp(&vips.WebpExportParams{StripMetadata: true, Quality: q, Lossless: s.opts.Lossless, ReductionEffort: 4})
+	case params.FormatAVIF:
+		ct = "image/avif"
+		body, err = encodeAVIF(s.img, max(1, q))
 	default:
 		ct = "image/jpeg"
-		if s.img.HasAlpha() {
-			if err := s.img.Flatten(&vips.Color{R: 255, G: 255, B: 255}); err != nil {
-				return vipsErr(err)
-			}
+		if err := flattenWhite(s.img); err != nil {
+			return err
 		}
-		body, _, err = s.img.ExportJpeg(&vips.JpegExportParams{StripMetadata: true, Quality: s.opts.Quality, SubsampleMode: vips.VipsForeignSubsampleAuto})
+		body, _, err = s.img.ExportJpeg(&vips.JpegExportParams{StripMetadata: true, Quality: max(1, q),
+			Interlace: s.format == params.FormatPJPEG, SubsampleMode: vips.VipsForeignSubsampleAuto})
 	}
 	if err != nil {
 		return vipsErr(err)
 	}
 	s.result = Result{Body: body, ContentType: ct, Width: s.img.Width(), Height: s.img.Height()}
 	return nil
+}
+
+// flattenWhite drops alpha for formats without it, onto white.
+func flattenWhite(img *vips.ImageRef) error {
+	if !img.HasAlpha() {
+		return nil
+	}
+	return vipsErr(img.Flatten(&vips.Color{R: 255, G: 255, B: 255}))
 }

@@ -60,14 +60,39 @@ func TestMakePlan(t *testing.T) {
 		{"scale capped at 8192", "fit=scale&w=8192&h=100&dpr=4", 400, 200, 8192, 100, Rect{0, 0, 400, 200}, 8192, 100, 0, 0},
 		{"tiny result is one pixel", "w=1", 400, 200, 1, 1, Rect{0, 0, 400, 200}, 1, 1, 0, 0},
 		{"seed on the oriented photo", "fit=crop&w=1024&h=1024&crop=center&blur=4", 3024, 4032, 1024, 1024, Rect{0, 504, 3024, 3024}, 1024, 1024, 0, 0},
+
+		{"rect cuts first", "rect=100,50,200,100", 400, 200, 200, 100, Rect{100, 50, 200, 100}, 200, 100, 0, 0},
+		{"rect then crop", "rect=0,0,200,200&fit=crop&w=50&h=100", 400, 200, 50, 100, Rect{50, 0, 100, 200}, 50, 100, 0, 0},
+		{"rect named, cut to the source", "rect=right,bottom,300,300&w=100", 400, 200, 100, 67, Rect{100, 0, 300, 200}, 100, 67, 0, 0},
+		{"rect fraction", "rect=0.5,0,0.5,1.0", 400, 200, 200, 200, Rect{200, 0, 200, 200}, 200, 200, 0, 0},
+		{"ar crop without size", "fit=crop&ar=1:1", 400, 200, 200, 200, Rect{100, 0, 200, 200}, 200, 200, 0, 0},
+		{"ar crop imgix example", "fit=crop&ar=9:1", 900, 270, 900, 100, Rect{0, 85, 900, 100}, 900, 100, 0, 0},
+		{"ar with one side", "fit=crop&w=280&ar=2:1", 400, 400, 280, 140, Rect{0, 100, 400, 200}, 280, 140, 0, 0},
+		{"ar fill frames the source", "fit=fill&ar=3:1", 900, 270, 900, 300, Rect{0, 0, 900, 270}, 900, 270, 0, 15},
+		{"ar ignored with both sides", "fit=crop&w=100&h=100&ar=16:9", 400, 200, 100, 100, Rect{100, 0, 200, 200}, 100, 100, 0, 0},
+		{"ar ignored by clip", "w=100&ar=1:1", 400, 200, 100, 50, Rect{0, 0, 400, 200}, 100, 50, 0, 0},
+		{"fillmax does not enlarge", "fit=fillmax&w=800&h=800", 400, 200, 800, 800, Rect{0, 0, 400, 200}, 400, 200, 200, 300},
+		{"fillmax shrinks like fill", "fit=fillmax&w=100&h=100", 400, 200, 100, 100, Rect{0, 0, 400, 200}, 100, 50, 0, 25},
+		{"clamp boxes like fill", "fit=clamp&w=100&h=100", 400, 200, 100, 100, Rect{0, 0, 400, 200}, 100, 50, 0, 25},
+		{"pad without size adds", "pad=10", 400, 200, 420, 220, Rect{0, 0, 400, 200}, 400, 200, 0, 0},
+		{"pad fits inside the size", "fit=crop&w=100&h=100&pad=10", 400, 200, 100, 100, Rect{100, 0, 200, 200}, 80, 80, 0, 0},
+		{"pad sides", "w=100&pad-left=20&pad-top=5", 400, 200, 100, 45, Rect{0, 0, 400, 200}, 80, 40, 0, 0},
+		{"pad scales with dpr", "pad=5&dpr=2&w=100", 400, 200, 200, 110, Rect{0, 0, 400, 200}, 180, 90, 0, 0},
+		{"rot 180 keeps everything", "rot=180&w=100", 400, 200, 100, 50, Rect{0, 0, 400, 200}, 100, 50, 0, 0},
+		{"rot 90 narrows to what the frame shows", "rot=90&w=300&h=200&fit=crop", 300, 200, 300, 200, Rect{83, 0, 133, 200}, 200, 300, 0, 0},
+		{"rot 45 on a square", "rot=45&w=100&h=100&fit=crop", 200, 200, 100, 100, Rect{0, 0, 200, 200}, 141, 141, 0, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := MakePlan(c.srcW, c.srcH, opts(t, c.q))
-			want := Plan{Crop: c.crop, ScaleW: c.scaleW, ScaleH: c.scaleH, OutW: c.outW, OutH: c.outH, PadX: c.padX, PadY: c.padY,
-				Entropy: c.name == "crop entropy resizes to cover"}
-			if p != want {
-				t.Errorf("MakePlan(%dx%d, %q) =\n  %+v, want\n  %+v", c.srcW, c.srcH, c.q, p, want)
+			p, err := MakePlan(c.srcW, c.srcH, opts(t, c.q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := [9]int{p.Crop.X, p.Crop.Y, p.Crop.W, p.Crop.H, p.ScaleW, p.ScaleH, p.OutW, p.OutH, p.ImgX}
+			want := [9]int{c.crop.X, c.crop.Y, c.crop.W, c.crop.H, c.scaleW, c.scaleH, c.outW, c.outH, c.padX}
+			if got != want || p.ImgY != c.padY || p.Entropy != (c.name == "crop entropy resizes to cover") {
+				t.Errorf("MakePlan(%dx%d, %q) =\n  %+v, want crop %+v scale %dx%d out %dx%d at %d,%d", c.srcW, c.srcH, c.q, p,
+					c.crop, c.scaleW, c.scaleH, c.outW, c.outH, c.padX, c.padY)
 			}
 			if p.OutW > params.MaxSide || p.OutH > params.MaxSide {
 				t.Errorf("output %dx%d exceeds %d", p.OutW, p.OutH, params.MaxSide)
@@ -82,6 +107,8 @@ func FuzzMakePlan(f *testing.F) {
 	f.Add(400, 200, "fit=crop&w=100&h=100&crop=top,left")
 	f.Add(1, 1, "w=8192&h=8192&dpr=5&fit=fill")
 	f.Add(3024, 4032, "fit=min&w=0.3&h=9")
+	f.Add(8000, 100, "rot=33&fit=fillmax&w=8192&pad=900&rect=10,10,0.5,full")
+	f.Add(300, 200, "fit=crop&crop=entropy&rot=90&w=50&h=20&ar=3:1")
 	f.Fuzz(func(t *testing.T, w, h int, q string) {
 		if w < 1 || h < 1 || w > 20000 || h > 20000 {
 			return
@@ -94,12 +121,18 @@ func FuzzMakePlan(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p := MakePlan(w, h, o)
+		p, err := MakePlan(w, h, o)
+		if err != nil {
+			return // a rect outside the source
+		}
 		c := p.Crop
 		if c.X < 0 || c.Y < 0 || c.W < 1 || c.H < 1 || c.X+c.W > w || c.Y+c.H > h {
 			t.Fatalf("crop %+v outside %dx%d", c, w, h)
 		}
-		if p.OutW < 1 || p.OutH < 1 || p.OutW > params.MaxSide || p.OutH > params.MaxSide || p.ScaleW > params.MaxSide || p.ScaleH > params.MaxSide {
+		if p.OutW < 1 || p.OutH < 1 || p.OutW > params.MaxSide || p.OutH > params.MaxSide ||
+			p.Rotate == 0 && (p.ScaleW > params.MaxSide || p.ScaleH > params.MaxSide) ||
+			p.ImgX < 0 || p.ImgY < 0 || p.ImgX+p.ImgW > p.BoxW || p.ImgY+p.ImgH > p.BoxH ||
+			p.BoxW+p.Pad.Left+p.Pad.Right != p.OutW || p.BoxH+p.Pad.Top+p.Pad.Bottom != p.OutH {
 			t.Fatalf("plan %+v breaks the size limits", p)
 		}
 	})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/davidbyttow/govips/v2/vips"
+
+	"github.com/hostpush/hostpush/imageserver/params"
 )
 
 // load opens the source lazily, plans the geometry in displayed (oriented)
@@ -16,7 +18,7 @@ func (p *Pipeline) load(s *state) error {
 	if err != nil {
 		return vipsErr(err)
 	}
-	if img.Width() != s.header.Width || img.Height() != s.header.Height {
+	if !s.header.matches(img.Width(), img.Height()) {
 		img.Close()
 		return &SourceError{Msg: "source image header disagrees with its data"}
 	}
@@ -24,11 +26,13 @@ func (p *Pipeline) load(s *state) error {
 	if s.orient < 1 || s.orient > 8 {
 		s.orient = 1
 	}
-	w, h := img.Width(), img.Height()
-	if transposes(s.orient) {
-		w, h = h, w
+	if s.opts.Orient != 0 {
+		s.orient = s.opts.Orient
 	}
-	s.plan = MakePlan(w, h, s.opts)
+	if err := s.planFor(img.Width(), img.Height(), p.cfg.outputLimit(s.format)); err != nil {
+		img.Close()
+		return err
+	}
 	shrink := s.shrinkFactor()
 	if shrink == 1 {
 		s.img = img
@@ -41,6 +45,36 @@ func (p *Pipeline) load(s *state) error {
 		return vipsErr(err)
 	}
 	return nil
+}
+
+// planFor plans the transform of a w x h (stored) image and checks the
+// pixels it would compute against the output limit, before any decoding.
+func (s *state) planFor(w, h int, lim pixelLimit) error {
+	if transposes(s.orient) {
+		w, h = h, w
+	}
+	var err error
+	if s.plan, err = MakePlan(w, h, s.opts); err != nil {
+		return err
+	}
+	if n := s.plan.Pixels(); n > lim.pixels {
+		return &LimitError{Msg: fmt.Sprintf("the output (%dx%d) needs %d pixels; allowed: at most %d (%s)",
+			s.plan.OutW, s.plan.OutH, n, lim.pixels, lim.name)}
+	}
+	return nil
+}
+
+// pixelLimit is an output pixel limit and the setting that gives it.
+type pixelLimit struct {
+	pixels int64
+	name   string
+}
+
+func (c Config) outputLimit(fm params.Format) pixelLimit {
+	if fm == params.FormatAVIF {
+		return pixelLimit{c.MaxAVIFOutputPixels, "limits.max-avif-output-pixels"}
+	}
+	return pixelLimit{c.MaxOutputPixels, "limits.max-output-pixels"}
 }
 
 // shrinkFactor picks 8, 4, 2 or 1 for a JPEG source.

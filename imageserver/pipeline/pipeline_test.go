@@ -123,7 +123,10 @@ func TestOutputSize(t *testing.T) {
 				if strings.Contains(name, "rotated") {
 					w, hh = hh, w
 				}
-				plan := MakePlan(w, hh, opts(t, q))
+				plan, err := MakePlan(w, hh, opts(t, q))
+				if err != nil {
+					t.Fatal(err)
+				}
 				res := process(t, p, src, q, params.FormatJPEG)
 				img := decode(t, res.Body)
 				if b := img.Bounds(); b.Dx() != plan.OutW || b.Dy() != plan.OutH || res.Width != plan.OutW || res.Height != plan.OutH {
@@ -144,7 +147,7 @@ func TestBadSources(t *testing.T) {
 	for i := len(corrupt) / 3; i < len(corrupt)-2; i++ {
 		corrupt[i] = byte(rng.IntN(256))
 	}
-	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+	bmp := append([]byte("BM"), make([]byte, 60)...)
 	cases := map[string][]byte{
 		"corrupt":              corrupt,
 		"truncated jpeg":       good[:len(good)/2],
@@ -152,7 +155,10 @@ func TestBadSources(t *testing.T) {
 		"not an image":         []byte("hello, this is a text file\n"),
 		"empty":                {},
 		"decompression bomb":   bombPNG(20000, 20000),
-		"unsupported gif":      gif,
+		"unsupported bmp":      bmp,
+		"pdf":                  []byte("%PDF-1.4\n1 0 obj\n<<>>\nendobj\n"),
+		"iso media, not heif":  []byte("\x00\x00\x00\x14ftypmp42\x00\x00\x00\x00mp42isom"),
+		"tiff without size":    []byte("II*\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
 		"png with broken data": append(encodePNG(t, picture(50, 50))[:60], bytes.Repeat([]byte{0}, 40)...),
 	}
 	for name, src := range cases {

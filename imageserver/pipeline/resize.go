@@ -43,10 +43,16 @@ func resizeExact(img *vips.ImageRef, w, h int, k vips.Kernel) error {
 	return nil
 }
 
-// orient applies the EXIF orientation to the (now small) image.
+// orient applies the orientation (the source's EXIF one, or orient's) to
+// the (now small) image.
 func (p *Pipeline) orient(s *state) error {
 	if s.orient == 1 {
 		return nil
+	}
+	if s.img.Orientation() != s.orient {
+		if err := s.img.SetOrientation(s.orient); err != nil {
+			return vipsErr(err)
+		}
 	}
 	return vipsErr(s.img.AutoRotate())
 }
@@ -57,7 +63,11 @@ func (p *Pipeline) entropy(s *state) error {
 	if !s.plan.Entropy {
 		return nil
 	}
-	return vipsErr(s.img.SmartCrop(s.plan.OutW, s.plan.OutH, vips.InterestingEntropy))
+	if err := s.img.SmartCrop(s.plan.ImgW, s.plan.ImgH, vips.InterestingEntropy); err != nil {
+		return vipsErr(err)
+	}
+	s.cut = true
+	return p.rotate(s)
 }
 
 // flip mirrors the output (flip=h, v or hv).
