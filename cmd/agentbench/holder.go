@@ -17,10 +17,9 @@ import (
 )
 
 // The load of a size runs in a child process of this binary, a load
-// holder, not in the bench itself: waiting for each of the load's
-// processes takes an OS thread, and Go keeps idle threads, so after the
-// large size the bench held 2,000 idle threads that every later size
-// counted as the host's own. They leave with the holder.
+// holder, not in the bench itself, so that whatever the load leaves in
+// the process that started it (threads the Go runtime keeps, memory)
+// leaves with the holder and no later size counts it as the host's own.
 
 // envHolder selects the holder mode and names the size and lifetime.
 const envHolder = "HOSTPUSH_AGENTBENCH_LOAD"
