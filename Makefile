@@ -58,7 +58,7 @@ acceptance: deb ## both .debs under a real systemd (nspawn) on Debian 12 and 13,
 ldflags: ## print the binaries' linker flags (the acceptance test builds a newer package with them)
 	@echo '$(LDFLAGS)'
 
-bench-agent: build ## hostpush vs node_exporter + curl script, each with its own Pushgateway: CPU per cycle, peak RSS (out/bench-agent.txt, ~4 min)
+bench-agent: build ## hostpush vs node_exporter + curl script at three host sizes (as it is, +500/2,500, +2,000/10,000 processes/threads), each with its own Pushgateway: CPU per cycle, peak RSS, collector floor (out/bench-agent.txt, ~5 min: 2 rounds x 3 sizes x 34 s, plus starting the load)
 	@packaging/install-deps.sh bench
 	$(GO) run ./cmd/agentbench --out=out/bench-agent.txt $(BENCH_ARGS)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -299,16 +300,38 @@ func TestDropGo(t *testing.T) {
 	reg.MustRegister(prometheus.NewGoCollector())
 	NewMetrics(reg)
 	fams, _ := reg.Gather()
-	for _, f := range dropGo(fams) {
+	for _, f := range DropGo(fams) {
 		if strings.HasPrefix(f.GetName(), "go_") {
 			t.Fatalf("%s kept", f.GetName())
 		}
 	}
 	names := []string{}
-	for _, f := range dropGo(fams) {
+	for _, f := range DropGo(fams) {
 		names = append(names, f.GetName())
 	}
 	if !slices.Contains(names, "hostpush_build_info") {
 		t.Errorf("hostpush_build_info dropped: %v", names)
+	}
+}
+
+// With GCAfterCycle, every finished cycle is followed by a collection.
+// Real time, as the runtime's collections happen outside any bubble.
+func TestGCAfterCycle(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		s, n := &recSender{name: "s"}, &recNotifier{}
+		l, _, _ := newTestLoop(s, n, 0)
+		l.cfg.Interval, l.cfg.GCAfterCycle = 20*time.Millisecond, on
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		ctx, cancel := context.WithTimeout(t.Context(), 230*time.Millisecond)
+		if err := l.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		runtime.ReadMemStats(&after)
+		gcs, cycles := int(after.NumForcedGC-before.NumForcedGC), s.count()
+		if on && gcs < cycles-1 || !on && gcs != 0 {
+			t.Errorf("GCAfterCycle %v: %d forced collections in %d cycles", on, gcs, cycles)
+		}
 	}
 }

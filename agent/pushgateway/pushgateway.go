@@ -113,7 +113,7 @@ type Pusher struct {
 	base      string
 	client    *http.Client
 	deleteOn  bool
-	buf       bytes.Buffer
+	buf       []byte // reused between pushes
 	lastPaths []string
 }
 
@@ -168,16 +168,15 @@ func (p *Pusher) Send(ctx context.Context, b *batch.Batch) error {
 	for _, g := range b.Groups {
 		path := GroupPath(g.Job, b.Grouping)
 		paths = append(paths, path)
-		p.buf.Reset()
-		enc := expfmt.NewEncoder(&p.buf, expfmt.NewFormat(expfmt.TypeProtoDelim))
+		p.buf = p.buf[:0]
 		for _, f := range g.Families {
-			if err := enc.Encode(f); err != nil {
-				errs = append(errs, fmt.Errorf("encoding %s for %s: %w", f.GetName(), path, err))
-				break
-			}
+			p.buf = AppendDelimited(p.buf, f)
 		}
-		if err := p.do(ctx, http.MethodPut, path, p.buf.Bytes()); err != nil {
+		if err := p.do(ctx, http.MethodPut, path, p.buf); err != nil {
 			errs = append(errs, err)
+			// The transport may still be reading a body the gateway
+			// answered early; the next push must not overwrite it.
+			p.buf = nil
 		}
 	}
 	p.lastPaths = paths

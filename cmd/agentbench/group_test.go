@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -69,7 +71,7 @@ func FuzzParseGroup(f *testing.F) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := Config{Period: time.Second, Cycles: 30, Warmup: 3, Rounds: 3, SlowRounds: 2, Profiles: []string{"default", "slow"}}
+	ok := Config{Period: time.Second, Cycles: 30, Warmup: 3, Rounds: 2, Sizes: []string{"host", "medium", "large"}, Profile: "default", FloorIters: 10}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid config rejected: %v", err)
 	}
@@ -81,18 +83,69 @@ func TestValidate(t *testing.T) {
 		{"period", func(c *Config) { c.Period = time.Millisecond }, "--period=1ms"},
 		{"cycles", func(c *Config) { c.Cycles = 1 }, "--cycles=1"},
 		{"warmup", func(c *Config) { c.Warmup = 0 }, "--warmup=0"},
-		{"rounds", func(c *Config) { c.SlowRounds = 0 }, "--slow-rounds=0"},
-		{"profile", func(c *Config) { c.Profiles = []string{"fast"} }, `--profile="fast": allowed: default, slow`},
+		{"rounds", func(c *Config) { c.Rounds = 0 }, "--rounds=0"},
+		{"floor runs", func(c *Config) { c.FloorIters = 0 }, "--floor.runs=0"},
+		{"floor longer than the window", func(c *Config) { c.FloorIters = 29 }, "--floor.runs=29: want 1 to --cycles minus 2 (28)"},
+		{"profile", func(c *Config) { c.Profile = "fast" }, `--profile="fast": allowed: default, slow`},
+		{"size", func(c *Config) { c.Sizes = []string{"huge"} }, `--size="huge": allowed: host, medium, large`},
+		{"size twice", func(c *Config) { c.Sizes = []string{"host", "host"} }, `--size="host" given twice`},
+		{"no size", func(c *Config) { c.Sizes = nil }, "--size: want at least one"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
 			tc.modify(&c)
 			err := c.Validate()
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line containing %q", err, tc.want)
 			}
 		})
+	}
+	bad := Config{Period: time.Millisecond, Cycles: 1, Warmup: 3, Rounds: 2, Sizes: []string{"x"}, Profile: "default", FloorIters: 10}
+	if err := bad.Validate(); err == nil || strings.Count(err.Error(), "; ") != 3 || strings.Contains(err.Error(), "\n") {
+		t.Errorf("four bad fields: err = %v, want them on one line", err)
+	}
+}
+
+func TestCPUBetween(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name          string
+		before, after cpuReading
+		want          time.Duration
+	}{
+		{"threads' nanoseconds", cpuReading{100 * ms, 95 * ms}, cpuReading{110 * ms, 107 * ms}, 12 * ms},
+		{"a thread exited: ticks", cpuReading{100 * ms, 95 * ms}, cpuReading{200 * ms, 20 * ms}, 100 * ms},
+		{"more than the ticks by rounding", cpuReading{100 * ms, 104 * ms}, cpuReading{100 * ms, 109 * ms}, 5 * ms},
+	}
+	for _, tc := range tests {
+		if got := cpuBetween(tc.before, tc.after); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestParseFloor(t *testing.T) {
+	out := "goos: linux\nBenchmarkFloor \t      10\t1002 ns/op\t 0.2538 cpu-cpu-ms/op\t 4.865 processes-cpu-ms/op\t 0.3538 process-cpu-ms/op\t 5.473 cpu-ms/op\nPASS\n"
+	f, err := parseFloor(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.perCollector) != 3 || f.perCollector["processes"] != 4.865 || f.perCollector["cpu"] != 0.2538 || math.Abs(f.total()-5.4726) > 1e-9 {
+		t.Errorf("got %v, total %v", f.perCollector, f.total())
+	}
+	if top := f.top(2); !slices.Equal(top, []string{"processes", "process"}) {
+		t.Errorf("top 2 = %v", top)
+	}
+	for _, bad := range []string{
+		"PASS\n",
+		"BenchmarkFloor 10 100 ns/op x cpu-cpu-ms/op 1 cpu-ms/op\n",
+		"BenchmarkFloor 10 100 ns/op 1 cpu-cpu-ms/op\n",             // no total
+		"BenchmarkFloor 10 100 ns/op 1 cpu-cpu-ms/op 3 cpu-ms/op\n", // sum disagrees
+	} {
+		if _, err := parseFloor(strings.NewReader(bad)); err == nil {
+			t.Errorf("no error for %q", bad)
+		}
 	}
 }
 
@@ -101,5 +154,19 @@ func TestIntervalsYAML(t *testing.T) {
 	want := "collectors:\n  intervals:\n    filesystem: 6s\n    processes: 3s\n"
 	if !strings.HasSuffix(got, want) {
 		t.Errorf("got\n%s\nwant it to end with\n%s", got, want)
+	}
+}
+
+func TestRunHolderArguments(t *testing.T) {
+	for _, bad := range []string{"huge 1m", "medium", "medium soon"} {
+		if err := runHolder(bad, strings.NewReader(""), io.Discard); err == nil || !strings.Contains(err.Error(), envHolder) {
+			t.Errorf("%q: err = %v, want one naming %s", bad, err, envHolder)
+		}
+	}
+	// The host size adds nothing: the holder says ready and, its stdin
+	// at end of file, stops.
+	var out strings.Builder
+	if err := runHolder("host 1m", strings.NewReader(""), &out); err != nil || strings.TrimSpace(out.String()) != holderReady {
+		t.Errorf("host size: err %v, said %q", err, out.String())
 	}
 }

@@ -40,6 +40,8 @@ type flags struct {
 	configFile, listen                    string
 	once, dryRun, checkConfig, noDefaults bool
 	maxProcs                              int
+	cpuProfile                            string
+	profileCycles                         int
 	log                                   promslog.Config
 	push                                  override.Set[config.File] // win over the file
 }
@@ -61,6 +63,8 @@ func defineFlags(app *kingpin.Application) *flags {
 	app.Flag("web.listen-address", "Also serve the gather at /metrics and /healthz on this address (off by default).").StringVar(&f.listen)
 	app.Flag("runtime.gomaxprocs", "The target number of CPUs Go will run on (GOMAXPROCS).").Envar("GOMAXPROCS").Default("1").IntVar(&f.maxProcs)
 	app.Flag("collector.disable-defaults", "Set all collectors to disabled by default.").Default("false").BoolVar(&f.noDefaults)
+	app.Flag("debug.cpu-profile", "Write a CPU profile of whole cycles in steady state (from the second gather on) to this file, for `go tool pprof`.").Hidden().StringVar(&f.cpuProfile)
+	app.Flag("debug.cpu-profile.cycles", "Cycles the CPU profile covers.").Hidden().Default("30").IntVar(&f.profileCycles)
 	promslogflag.AddFlags(app, &f.log)
 	return f
 }
@@ -104,6 +108,9 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := file.Validate(); err != nil {
 		return cli.ConfigError{Err: err}
 	}
+	if err := validProfileCycles(f.profileCycles); err != nil {
+		return configError{err}
+	}
 	if f.checkConfig {
 		fmt.Fprintf(stdout, "hostpush: configuration %s is valid\n", orDefault(cfgPath, "(built-in defaults)"))
 		return nil
@@ -127,10 +134,21 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.ConfigError{Err: err}
 	}
+	var host prometheus.Gatherer = w
+	if f.cpuProfile != "" {
+		prof := &cpuProfiler{next: host, path: f.cpuProfile, cycles: f.profileCycles, logger: logger}
+		defer prof.Close()
+		host = prof
+	}
+	// The loop and /metrics share gathers: a scrape during a gather gets
+	// its result, and serves what is pushed.
+	shared := agent.NewSharedGatherer(host)
 	loop := agent.New(agent.Config{
-		Settings: settings, Host: prometheus.Gatherers{reg, &w.writers}, Metrics: metrics, Logger: logger,
+		Settings: settings, Host: shared, Metrics: metrics, Logger: logger,
 		Notifier: agent.SystemdNotifier{}, Watchdog: agent.SystemdWatchdog(),
 		ShutdownTimeout: 1500 * time.Millisecond,
+		// An operator who tunes the GC with GOGC or GOMEMLIMIT decides.
+		GCAfterCycle: os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "",
 	})
 	if f.once {
 		// One push is the whole run: its remote_write samples stay visible
@@ -143,7 +161,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger.Info("starting hostpush", "version", version.Version, "revision", version.GetRevision(), "collectors", len(nodeC.Enabled()),
 		"interval", settings.Interval, "senders", senderNames(settings.Senders))
 	if f.listen != "" {
-		srv, err := serve(f.listen, reg, logger)
+		srv, err := serve(f.listen, metricsHandler(shared), logger)
 		if err != nil {
 			return cli.ConfigError{Err: err}
 		}
@@ -240,9 +258,17 @@ func dryRun(g prometheus.Gatherer, w io.Writer, logger *slog.Logger) error {
 	return nil
 }
 
-func serve(addr string, g prometheus.Gatherer, logger *slog.Logger) (*http.Server, error) {
+// metricsHandler serves the host group as it is pushed (collectors, own
+// metrics, remote_write outputs' metrics; no go_*) from g, which should be
+// the loop's SharedGatherer so a scrape never starts a second gather. It
+// is a plain http.Handler, to be mounted on any server.
+func metricsHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+func serve(addr string, metrics http.Handler, logger *slog.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("/metrics", metrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", addr)

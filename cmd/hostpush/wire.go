@@ -46,6 +46,21 @@ type writerSet struct {
 	cfgs []remotewrite.Config
 }
 
+// Gather is the host group: the registry (collectors and own metrics) and
+// the remote_write outputs' metrics. Without remote_write outputs it is the
+// registry's gather as it is: prometheus.Gatherers would check and sort
+// every metric a second time (BenchmarkGatherMerged: about 0.1 ms CPU and
+// 120 kB of garbage per gather here).
+func (w *wiring) Gather() ([]*dto.MetricFamily, error) {
+	w.writers.mu.Lock()
+	n := len(w.writers.regs)
+	w.writers.mu.Unlock()
+	if n == 0 {
+		return w.reg.Gather()
+	}
+	return prometheus.Gatherers{w.reg, &w.writers}.Gather()
+}
+
 func (ws *writerSet) Gather() ([]*dto.MetricFamily, error) {
 	ws.mu.Lock()
 	g := make(prometheus.Gatherers, len(ws.regs))

@@ -35,14 +35,21 @@ type Updater interface {
 	Update(ch chan<- prometheus.Metric) error
 }
 
-// Collector runs the enabled node_exporter collectors concurrently on every
-// Collect. Each gets a deadline: one that misses it is reported as failed
+// Collector runs the enabled node_exporter collectors on every Collect.
+// Each gets a deadline: one that misses it is reported as failed
 // (node_scrape_collector_success 0) for that gather and is not started again
 // while its last run is still in flight, so a hung mount or a stuck D-Bus
 // never holds the others back. A collector with an interval runs at most
 // that often; in between its last values are sent again.
+//
+// The collectors run one after another on a runner goroutine (see pass):
+// with GOMAXPROCS=1 running them concurrently buys no CPU, and a goroutine,
+// two channels and a timer per collector per gather cost more than most
+// collectors do. A collector that blocks is handled by starting another
+// runner for the rest.
 type Collector struct {
 	timeout time.Duration
+	stall   time.Duration
 	logger  *slog.Logger
 	units   []*unit
 }
@@ -82,7 +89,7 @@ func New(logger *slog.Logger, timeout time.Duration, intervals map[string]time.D
 }
 
 func newCollector(logger *slog.Logger, timeout time.Duration, intervals map[string]time.Duration, updaters map[string]Updater) *Collector {
-	c := &Collector{timeout: timeout, logger: logger}
+	c := &Collector{timeout: timeout, stall: stallAfter(timeout), logger: logger}
 	for name, u := range updaters {
 		c.units = append(c.units, &unit{
 			name: name, updater: u, interval: intervals[name],
@@ -91,6 +98,15 @@ func newCollector(logger *slog.Logger, timeout time.Duration, intervals map[stri
 	}
 	sort.Slice(c.units, func(i, j int) bool { return c.units[i].name < c.units[j].name })
 	return c
+}
+
+// stallAfter is how long a runner may go without finishing a collector
+// before the gather starts another runner for the collectors not yet
+// started: a tenth of the deadline, between 10 ms and 250 ms. A busy host's
+// processes collector can take longer than that; another runner then only
+// shares the CPU with it.
+func stallAfter(timeout time.Duration) time.Duration {
+	return min(max(timeout/10, 10*time.Millisecond), 250*time.Millisecond)
 }
 
 // Enabled lists the names of the collectors that run, sorted.
@@ -102,6 +118,17 @@ func (c *Collector) Enabled() []string {
 	return names
 }
 
+// Updater returns the enabled collector of that name, nil if there is
+// none, for a benchmark that runs one collector alone.
+func (c *Collector) Updater(name string) Updater {
+	for _, u := range c.units {
+		if u.name == name {
+			return u.updater
+		}
+	}
+	return nil
+}
+
 // Describe sends nothing: the collectors' metrics vary with the host, so
 // the collector is unchecked, as node_exporter's is in effect.
 func (c *Collector) Describe(chan<- *prometheus.Desc) {}
@@ -109,12 +136,13 @@ func (c *Collector) Describe(chan<- *prometheus.Desc) {}
 // Collect runs every due collector with the deadline and sends what
 // finished in time, plus duration and success per collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	deadline := time.Now().Add(c.timeout)
-	var wg sync.WaitGroup
-	for _, u := range c.units {
-		wg.Go(func() { u.collect(ch, deadline, c.timeout) })
+	for _, o := range c.gather() {
+		for _, m := range o.metrics {
+			ch <- m
+		}
+		ch <- o.unit.durationMetric(o.duration)
+		ch <- o.unit.successMetric(o.ok)
 	}
-	wg.Wait()
 }
 
 // errTimeout marks a run that missed its deadline.
@@ -123,68 +151,46 @@ var errTimeout = errors.New("missed its deadline")
 // errInFlight marks a collector whose previous run has not returned yet.
 var errInFlight = errors.New("previous run still in flight")
 
-func (u *unit) collect(ch chan<- prometheus.Metric, deadline time.Time, timeout time.Duration) {
-	start := time.Now()
-	u.mu.Lock()
-	if u.interval > 0 && !u.lastRun.IsZero() && start.Sub(u.lastRun) < u.interval {
-		cached, ok, d := u.cached, u.cachedOK, u.cachedD
-		u.mu.Unlock()
-		u.send(ch, cached, ok, d)
-		return
-	}
-	if u.inFlight {
-		u.mu.Unlock()
-		u.report(errInFlight)
-		u.send(ch, nil, false, 0)
-		return
-	}
-	u.inFlight = true
-	u.mu.Unlock()
-
-	res := make(chan result, 1)
-	go u.run(start, res)
-	timer := time.NewTimer(deadline.Sub(start))
-	defer timer.Stop()
-	select {
-	case r := <-res:
-		u.report(r.err)
-		u.send(ch, r.metrics, r.err == nil, r.duration)
-	case <-timer.C:
-		u.report(fmt.Errorf("%w of %s", errTimeout, timeout))
-		u.send(ch, nil, false, time.Since(start).Seconds())
-	}
-}
-
-type result struct {
+// unitOutcome is what one gather sends for one collector.
+type unitOutcome struct {
+	unit     *unit
 	metrics  []prometheus.Metric
-	err      error
+	ok       bool
 	duration float64
 }
 
-// run calls the collector, gathering what it sends. It owns the in-flight
-// flag: a run that outlives its deadline clears it whenever it returns, and
-// its metrics are then dropped (a later gather starts a fresh run).
-func (u *unit) run(start time.Time, res chan<- result) {
-	ch := make(chan prometheus.Metric, 64)
-	var metrics []prometheus.Metric
-	drained := make(chan struct{})
-	go func() {
-		for m := range ch {
-			metrics = append(metrics, m)
+// gather decides per collector whether it reuses its cached values, is
+// still in flight or runs now, runs the due ones and returns the outcomes
+// in the collectors' order.
+func (c *Collector) gather() []unitOutcome {
+	start := time.Now()
+	deadline := start.Add(c.timeout)
+	outs := make([]unitOutcome, len(c.units))
+	var due []int
+	for i, u := range c.units {
+		outs[i].unit = u
+		u.mu.Lock()
+		switch {
+		case u.interval > 0 && !u.lastRun.IsZero() && start.Sub(u.lastRun) < u.interval:
+			outs[i].metrics, outs[i].ok, outs[i].duration = u.cached, u.cachedOK, u.cachedD
+		case u.inFlight:
+			outs[i].duration = -1 // reported below, outside the lock
+		default:
+			u.inFlight = true
+			due = append(due, i)
 		}
-		close(drained)
-	}()
-	err := u.updater.Update(ch)
-	close(ch)
-	<-drained
-	d := time.Since(start).Seconds()
-	u.mu.Lock()
-	u.inFlight = false
-	if u.interval > 0 {
-		u.lastRun, u.cached, u.cachedOK, u.cachedD = start, metrics, err == nil, d
+		u.mu.Unlock()
+		if outs[i].duration < 0 {
+			outs[i].duration = 0
+			u.report(errInFlight)
+		}
 	}
-	u.mu.Unlock()
-	res <- result{metrics: metrics, err: err, duration: d}
+	if len(due) > 0 {
+		p := newPass(c.units, due, start)
+		p.wait(deadline, c.stall)
+		p.finish(outs, c.timeout)
+	}
+	return outs
 }
 
 // report logs a collector's failures when its state changes, not on every
@@ -205,14 +211,14 @@ func (u *unit) report(err error) {
 	}
 }
 
-func (u *unit) send(ch chan<- prometheus.Metric, metrics []prometheus.Metric, ok bool, d float64) {
-	for _, m := range metrics {
-		ch <- m
-	}
+func (u *unit) durationMetric(d float64) prometheus.Metric {
+	return prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, d, u.name)
+}
+
+func (u *unit) successMetric(ok bool) prometheus.Metric {
 	success := 0.0
 	if ok {
 		success = 1
 	}
-	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, d, u.name)
-	ch <- prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, success, u.name)
+	return prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, success, u.name)
 }

@@ -141,3 +141,42 @@ func TestIntervalReusesLastValues(t *testing.T) {
 		}
 	})
 }
+
+// The collectors run one after another; one that blocks must not hold
+// back those after it: the gather starts another runner for them.
+func TestBlockingCollectorFirstDoesNotHoldBackTheRest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		block := &fakeUpdater{block: make(chan struct{})}
+		fast := &fakeUpdater{}
+		// "a_block" sorts before "fast", so it runs first.
+		c := newCollector(quiet(), 2*time.Second, nil, map[string]Updater{"a_block": block, "fast": fast})
+		got := gather(t, c)
+		if got["a_block"].success != 0 || got["fast"].success != 1 || len(got["fast"].values) != 1 {
+			t.Fatalf("got %+v; want a_block failed, fast pushed", got)
+		}
+		close(block.block)
+		synctest.Wait()
+	})
+}
+
+// A gather whose deadline passes before a collector could start reports
+// it as failed and does not run it later; the next gather runs it.
+func TestCollectorNotStartedByTheDeadlineIsFailedAndRunsNextTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		block := &fakeUpdater{block: make(chan struct{})}
+		later := &fakeUpdater{}
+		c := newCollector(quiet(), 10*time.Millisecond, nil, map[string]Updater{"a_block": block, "later": later})
+		c.stall = time.Hour // no second runner before the deadline
+		got := gather(t, c)
+		if got["a_block"].success != 0 || got["later"].success != 0 || later.calls.Load() != 0 {
+			t.Fatalf("got %+v, later ran %d times; want both failed and later never started", got, later.calls.Load())
+		}
+		close(block.block)
+		synctest.Wait()
+		block.block = nil
+		got = gather(t, c)
+		if got["a_block"].success != 1 || got["later"].success != 1 || later.calls.Load() != 1 {
+			t.Fatalf("second gather: %+v, later ran %d times; want both ok, later once", got, later.calls.Load())
+		}
+	})
+}

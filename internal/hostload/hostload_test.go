@@ -1,6 +1,8 @@
 package hostload
 
 import (
+	"github.com/prometheus/procfs"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -151,6 +153,43 @@ func TestStartStop(t *testing.T) {
 	if left := survivors(t, l.id); len(left) > 0 {
 		t.Fatalf("after Stop, children still running: %v", left)
 	}
+}
+
+// TestParentThreadsStayFew: waiting for the children must not cost this
+// process a thread each (exec.Cmd.Wait would hold one in wait4 per child,
+// and the Go runtime keeps idle threads), or a load of 2,000 processes
+// would add 2,000 threads to the host beside its own.
+func TestParentThreadsStayFew(t *testing.T) {
+	const procs = 120
+	before := ownThreads(t)
+	l, err := Start(context.Background(), Spec{Procs: procs, Lifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Stop() })
+	during := ownThreads(t)
+	if err := l.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	after := ownThreads(t)
+	t.Logf("this process's threads: %d before, %d with %d children, %d after Stop", before, during, procs, after)
+	if grown := max(during, after) - before; grown > procs/4 {
+		t.Errorf("this process gained %d threads for %d children (before %d, during %d, after %d): waiting holds a thread per child",
+			grown, procs, before, during, after)
+	}
+}
+
+func ownThreads(t *testing.T) int {
+	t.Helper()
+	p, err := procfs.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.NumThreads
 }
 
 // TestContextEndsLoad: a cancelled context stops the load by itself.

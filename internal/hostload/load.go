@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
 )
 
 // MaxOvershoot is how many threads more than asked for Start may leave.
@@ -253,16 +254,59 @@ func (l *Load) spawn(threads int) error {
 		return fmt.Errorf("hostload: starting child %d: %w", l.started+1, err)
 	}
 	p := &proc{cmd: cmd, done: make(chan struct{})}
+	exited, err := exitWatch(cmd.Process.Pid)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("hostload: watching child %d: %w", cmd.Process.Pid, err)
+	}
 	l.children = append(l.children, p)
 	l.started++
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		_ = cmd.Wait()
+		exited()
 		close(p.done)
 		l.forget(p)
 	}()
 	return nil
+}
+
+// exitWatch returns a function that waits until the child pid has exited
+// and reaps it. The wait parks in the runtime's poller on a pidfd, where
+// exec.Cmd.Wait would hold an OS thread in wait4 for every child: with
+// thousands of children, this process would hold thousands of threads,
+// which the Go runtime keeps after the children are gone, and which a
+// benchmark would count as the host's own.
+func exitWatch(pid int) (wait func(), err error) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("pidfd_open: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		defer f.Close()
+		reaped := false
+		err := rc.Read(func(fd uintptr) bool {
+			var info unix.Siginfo
+			err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG, nil)
+			// Anything but WNOHANG's "nothing yet" (no error, no signal)
+			// means the child is reaped or can no longer be waited for.
+			reaped = err != unix.EINTR && (err != nil || info.Signo != 0)
+			return reaped
+		})
+		if err != nil && !reaped {
+			// The poller refused the pidfd: wait the blocking way.
+			var info unix.Siginfo
+			for unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED, nil) == unix.EINTR {
+			}
+		}
+	}, nil
 }
 
 func (l *Load) forget(p *proc) {

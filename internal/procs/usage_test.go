@@ -57,3 +57,30 @@ func TestSampler(t *testing.T) {
 		}
 	}
 }
+
+func TestThreadsCPUOfSelf(t *testing.T) {
+	before, err := ThreadsCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) { // burn CPU
+	}
+	after, err := ThreadsCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := ReadUsage(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after - before; d < 20*time.Millisecond {
+		t.Errorf("50 ms of spinning counted as %s", d)
+	}
+	if after > u.CPU+50*time.Millisecond {
+		t.Errorf("threads' CPU %s exceeds the process's %s", after, u.CPU)
+	}
+	if _, err := ThreadsCPU(1 << 30); err == nil {
+		t.Error("no error for a pid that does not exist")
+	}
+}
