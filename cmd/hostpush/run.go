@@ -109,7 +109,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.ConfigError{Err: err}
 	}
 	if err := validProfileCycles(f.profileCycles); err != nil {
-		return configError{err}
+		return cli.ConfigError{Err: err}
 	}
 	if f.checkConfig {
 		fmt.Fprintf(stdout, "hostpush: configuration %s is valid\n", orDefault(cfgPath, "(built-in defaults)"))
