@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
@@ -19,7 +17,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
@@ -37,8 +34,9 @@ import (
 // flags are hostpush's own options. node_exporter's live on the same
 // (global) kingpin command line, registered by its collector package.
 type flags struct {
-	configFile, listen                    string
+	configFile                            string
 	once, dryRun, checkConfig, noDefaults bool
+	web                                   *webFlags
 	maxProcs                              int
 	cpuProfile                            string
 	profileCycles                         int
@@ -60,7 +58,7 @@ func defineFlags(app *kingpin.Application) *flags {
 	app.Flag("once", "Gather and push once; exit 1 if the push failed.").BoolVar(&f.once)
 	app.Flag("dry-run", "Gather once and print the text exposition on stdout; no network.").BoolVar(&f.dryRun)
 	app.Flag("check-config", "Check the configuration and exit: 0 if valid, 2 naming every problem.").BoolVar(&f.checkConfig)
-	app.Flag("web.listen-address", "Also serve the gather at /metrics and /healthz on this address (off by default).").StringVar(&f.listen)
+	f.web = defineWebFlags(app)
 	app.Flag("runtime.gomaxprocs", "The target number of CPUs Go will run on (GOMAXPROCS).").Envar("GOMAXPROCS").Default("1").IntVar(&f.maxProcs)
 	app.Flag("collector.disable-defaults", "Set all collectors to disabled by default.").Default("false").BoolVar(&f.noDefaults)
 	app.Flag("debug.cpu-profile", "Write a CPU profile of whole cycles in steady state (from the second gather on) to this file, for `go tool pprof`.").Hidden().StringVar(&f.cpuProfile)
@@ -108,7 +106,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := file.Validate(); err != nil {
 		return cli.ConfigError{Err: err}
 	}
-	if err := validProfileCycles(f.profileCycles); err != nil {
+	if err := errors.Join(validProfileCycles(f.profileCycles), f.web.check()); err != nil {
 		return cli.ConfigError{Err: err}
 	}
 	if f.checkConfig {
@@ -160,15 +158,11 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger.Info("starting hostpush", "version", version.Version, "revision", version.GetRevision(), "collectors", len(nodeC.Enabled()),
 		"interval", settings.Interval, "senders", senderNames(settings.Senders))
-	if f.listen != "" {
-		srv, err := serve(f.listen, metricsHandler(shared), logger)
-		if err != nil {
-			return cli.ConfigError{Err: err}
-		}
-		defer shutdownServer(srv)
-	}
 	go reloadOnHUP(ctx, loop, cfgPath, f, w, logger)
-	return loop.Run(ctx)
+	if !f.web.enabled() {
+		return loop.Run(ctx)
+	}
+	return withEndpoint(ctx, f.web, metricsHandler(shared), logger, loop.Run)
 }
 
 // versionText is prometheus/common/version's, with the version of the
@@ -256,37 +250,6 @@ func dryRun(g prometheus.Gatherer, w io.Writer, logger *slog.Logger) error {
 		}
 	}
 	return nil
-}
-
-// metricsHandler serves the host group as it is pushed (collectors, own
-// metrics, remote_write outputs' metrics; no go_*) from g, which should be
-// the loop's SharedGatherer so a scrape never starts a second gather. It
-// is a plain http.Handler, to be mounted on any server.
-func metricsHandler(g prometheus.Gatherer) http.Handler {
-	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
-}
-
-func serve(addr string, metrics http.Handler, logger *slog.Logger) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", metrics)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--web.listen-address: %w", err)
-	}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("web server stopped", "err", err)
-		}
-	}()
-	return srv, nil
-}
-
-func shutdownServer(srv *http.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_ = srv.Shutdown(ctx)
 }
 
 // reloadOnHUP re-reads the configuration file on SIGHUP. Push, scrape and

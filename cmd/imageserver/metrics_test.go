@@ -19,14 +19,7 @@ import (
 func TestSeparateMetricsListener(t *testing.T) {
 	dir := t.TempDir()
 	imgs := imageDir(t, dir, "gophers.jpg", testimages.JPEG(testimages.Gradient(320, 240)))
-	auth, err := webtest.BasicAuth(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, tlsClient, err := webtest.TLS(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth, tlsCfg, tlsClient := webtest.Configs(t)
 	for _, c := range []struct {
 		name, webConfig, scheme string
 		client                  *http.Client

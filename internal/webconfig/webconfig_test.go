@@ -13,14 +13,7 @@ import (
 
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
-	auth, err := webtest.BasicAuth(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, _, err := webtest.TLS(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth, tlsCfg, _ := webtest.Configs(t)
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -66,6 +67,21 @@ func TLS(dir string) (string, *http.Client, error) {
 	pool.AppendCertsFromPEM(certPEM)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	return cfg, client, nil
+}
+
+// Configs writes both files, BasicAuth's and TLS's, into a directory of
+// the test's and returns them with the client for the TLS one.
+func Configs(t testing.TB) (auth, tlsConfig string, tlsClient *http.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	auth, err := BasicAuth(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tlsConfig, tlsClient, err = TLS(dir); err != nil {
+		t.Fatal(err)
+	}
+	return auth, tlsConfig, tlsClient
 }
 
 func selfSigned() (certPEM, keyPEM []byte, err error) {
