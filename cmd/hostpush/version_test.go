@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // TestVersionAndBuildInfo: --version and hostpush_build_info come from
@@ -102,8 +100,7 @@ func checkVersion(t *testing.T, bin, neVersion string) map[string]string {
 	if err != nil {
 		t.Fatalf("--dry-run: %v", err)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(dry)))
+	fams, err := parseText(strings.NewReader(string(dry)))
 	if err != nil {
 		t.Fatal(err)
 	}
