@@ -184,7 +184,7 @@ func TestScenarioReport(t *testing.T) {
 	c := &config{Name: "overload", Rate: 10, Duration: 10 * time.Second, CacheBust: true}
 	var b bytes.Buffer
 	writeScenario(&b, c, scenarios[3], o, time.Second, 5*time.Second)
-	verdict(&b, scenarios[3], o)
+	verdict(&b, scenarios[3], o, &serverView{cacheBytes: 30e6})
 	for _, want := range []string{
 		"== overload: 10 req/s for 10s, a distinct URL ==",
 		"target: only 200 and 503; 503s p99 < 50ms",
@@ -193,7 +193,7 @@ func TestScenarioReport(t *testing.T) {
 		"server CPU 2s total, 26.7ms per 200 response, 20ms per request; peak RSS (VmHWM) 150.0 MB",
 		"machine: vegeta used 0.10 cores, other processes 0.50 of the",
 		"[0s,     20ms]", "[10s,    +Inf]",
-		"vs target: max of 200s / 1s = 0.10, responses other than 200/503: 0, RSS/300MB = 0.50",
+		"vs target: max of 200s / 1s = 0.10, responses other than 200/503: 0, (peak RSS - cached results 30 MB)/300MB = 0.40",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
@@ -234,5 +234,39 @@ func TestPhasesReport(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestServerSide reads the server's histogram and memory from a real
+// imageserver's exposition format.
+func TestServerSide(t *testing.T) {
+	const exposition = `# TYPE imageserver_http_request_duration_seconds histogram
+imageserver_http_request_duration_seconds_bucket{code="200",le="0.005"} 3
+imageserver_http_request_duration_seconds_bucket{code="200",le="+Inf"} 5
+imageserver_http_request_duration_seconds_sum{code="200"} 1
+imageserver_http_request_duration_seconds_count{code="200"} 5
+imageserver_http_request_duration_seconds_bucket{code="503",le="0.005"} 7
+imageserver_http_request_duration_seconds_bucket{code="503",le="+Inf"} 7
+imageserver_http_request_duration_seconds_sum{code="503"} 0.01
+imageserver_http_request_duration_seconds_count{code="503"} 7
+# TYPE imageserver_cache_bytes gauge
+imageserver_cache_bytes 1.41e+08
+# TYPE process_resident_memory_bytes gauge
+process_resident_memory_bytes 3.52e+08
+`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, exposition) }))
+	defer srv.Close()
+	v, err := serverSide(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := v.histogram(), "<=0.005s: 10, <=+Infs: 12"; got != want {
+		t.Errorf("histogram %q, want %q", got, want)
+	}
+	if v.cacheBytes != 141e6 {
+		t.Errorf("cache bytes %g, want 1.41e8", v.cacheBytes)
+	}
+	if got, want := strings.Join(v.mem, ", "), "imageserver_cache_bytes 141MB, process_resident_memory_bytes 352MB"; got != want {
+		t.Errorf("memory %q, want %q", got, want)
 	}
 }
