@@ -28,7 +28,7 @@ help: ## list the targets
 deps: ## install the Debian packages tests need (idempotent)
 	@packaging/install-deps.sh test
 
-build: ## bin/hostpush (static, pure Go) and the other binaries
+build: ## bin/hostpush (static, pure Go) and bin/imageserver (cgo, libvips)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hostpush ./cmd/hostpush
 	@pkg-config --exists vips || packaging/install-deps.sh run
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/imageserver ./cmd/imageserver

@@ -1,7 +1,11 @@
 // Package procs starts and stops the real servers that the development
-// stack, the benchmark tool and the integration tests run beside hostpush:
-// the Debian Pushgateway and Prometheus, bin/imageserver and bin/hostpush.
-// It owns each child process from start to a bounded stop.
+// stack, the benchmark tools and the integration tests run beside hostpush:
+// the Debian Pushgateway and Prometheus, the reference Pushgateway 1.11 and
+// Prometheus 3 (fetched or built once and cached by version),
+// bin/imageserver with the sample photo, and bin/hostpush. It owns each
+// child process from start to a bounded stop, and reads what a process has
+// used (CPU, RSS, peak RSS) and the machine's load through procfs, for
+// every tool that measures.
 package procs
 
 import (
