@@ -7,10 +7,12 @@
 set -eu
 
 want="prometheus-pushgateway prometheus"
+# gcc: bin/imageserver is built with cgo, and no package below pulls a C
+# compiler in (a fresh Debian 12 has none).
 case "${1:-test}" in
-run) want="$want libvips-dev pkg-config" ;;
-test) want="$want libvips-dev pkg-config victoria-metrics lintian systemd" ;;
-acceptance) want="$want libvips-dev pkg-config lintian systemd systemd-container debootstrap dpkg-dev" ;; # dpkg-dev: dpkg-shlibdeps for the imageserver .deb
+run) want="$want libvips-dev pkg-config gcc" ;;
+test) want="$want libvips-dev pkg-config gcc victoria-metrics lintian systemd" ;;
+acceptance) want="$want libvips-dev pkg-config gcc lintian systemd systemd-container debootstrap dpkg-dev" ;; # dpkg-dev: dpkg-shlibdeps for the imageserver .deb
 bench) want="$want curl" ;; # make bench-agent: the replaced push script uses curl
 *) echo "install-deps.sh: unknown profile '$1' (allowed: run, test, acceptance, bench)" >&2; exit 2 ;;
 esac
