@@ -30,7 +30,7 @@ deps: ## install the Debian packages tests need (idempotent)
 
 build: ## bin/hostpush (static, pure Go) and bin/imageserver (cgo, libvips)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hostpush ./cmd/hostpush
-	@pkg-config --exists vips || packaging/install-deps.sh run
+	@{ command -v gcc >/dev/null && pkg-config --exists vips; } || packaging/install-deps.sh run
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/imageserver ./cmd/imageserver
 
 run: build ## Pushgateway, Prometheus, imageserver and hostpush on loopback (cmd/devstack); Ctrl-C stops them
