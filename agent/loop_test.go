@@ -176,12 +176,13 @@ func TestFailuresCountedAndStatusSaysSince(t *testing.T) {
 			time.Sleep(5 * time.Second) // success at 15
 			cancel()
 		}()
-		var failingStatus string
+		statusC := make(chan string, 1)
 		go func() {
 			time.Sleep(10500 * time.Millisecond)
-			failingStatus = n.last("STATUS=")
+			statusC <- n.last("STATUS=")
 		}()
 		_ = l.Run(ctx)
+		failingStatus := <-statusC
 		if got := testutil.ToFloat64(m.pushes.WithLabelValues("gw", "failure")); got != 3 {
 			t.Errorf("failures = %v, want 3", got)
 		}

@@ -50,8 +50,33 @@ func AppendDelimited(b []byte, f *dto.MetricFamily) []byte {
 	if needsEscaping(f) {
 		f = model.EscapeMetricFamily(f, escaping)
 	}
-	b = protowire.AppendVarint(b, uint64(sizeFamily(f)))
-	return appendFamily(b, f)
+	return appendSized(b, func(b []byte) []byte { return appendFamily(b, f) })
+}
+
+// appendNested appends field num holding the message that body appends.
+func appendNested(b []byte, num protowire.Number, body func([]byte) []byte) []byte {
+	return appendSized(protowire.AppendTag(b, num, protowire.BytesType), body)
+}
+
+// appendSized appends what body appends, after its length as a varint, in
+// one pass: one byte is kept for the length, which holds most messages
+// here (labels, values, most metrics); the body of a longer one is moved
+// up to make room. Computing every size first instead (as proto.Marshal
+// does) walks each message once per level it is nested in: 1.4x the CPU
+// on a node_exporter gather (BenchmarkEncodeGather).
+func appendSized(b []byte, body func([]byte) []byte) []byte {
+	at := len(b)
+	b = body(append(b, 0))
+	n := len(b) - at - 1
+	if n < 0x80 {
+		b[at] = byte(n)
+		return b
+	}
+	k := protowire.SizeVarint(uint64(n))
+	b = append(b, make([]byte, k-1)...)
+	copy(b[at+k:], b[at+1:at+1+n])
+	protowire.AppendVarint(b[at:at], uint64(n))
+	return b
 }
 
 func needsEscaping(f *dto.MetricFamily) bool {
@@ -72,17 +97,6 @@ func needsEscaping(f *dto.MetricFamily) bool {
 	return false
 }
 
-// Sizes of a field's tag and of common payloads.
-func tagSize(num protowire.Number) int { return protowire.SizeTag(num) }
-func strSize(num protowire.Number, s string) int {
-	return tagSize(num) + protowire.SizeBytes(len(s))
-}
-func msgSize(num protowire.Number, n int) int { return tagSize(num) + protowire.SizeBytes(n) }
-func f64Size(num protowire.Number) int        { return tagSize(num) + protowire.SizeFixed64() }
-func varSize(num protowire.Number, v uint64) int {
-	return tagSize(num) + protowire.SizeVarint(v)
-}
-
 func appendStr(b []byte, num protowire.Number, s string) []byte {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendString(b, s)
@@ -94,30 +108,6 @@ func appendF64(b []byte, num protowire.Number, v float64) []byte {
 func appendVar(b []byte, num protowire.Number, v uint64) []byte {
 	b = protowire.AppendTag(b, num, protowire.VarintType)
 	return protowire.AppendVarint(b, v)
-}
-func appendMsgHeader(b []byte, num protowire.Number, n int) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendVarint(b, uint64(n))
-}
-
-func sizeFamily(f *dto.MetricFamily) int {
-	n := 0
-	if f.Name != nil {
-		n += strSize(famName, *f.Name)
-	}
-	if f.Help != nil {
-		n += strSize(famHelp, *f.Help)
-	}
-	if f.Type != nil {
-		n += varSize(famType, uint64(int64(*f.Type)))
-	}
-	for _, m := range f.Metric {
-		n += msgSize(famMetric, sizeMetric(m))
-	}
-	if f.Unit != nil {
-		n += strSize(famUnit, *f.Unit)
-	}
-	return n
 }
 
 func appendFamily(b []byte, f *dto.MetricFamily) []byte {
@@ -131,8 +121,7 @@ func appendFamily(b []byte, f *dto.MetricFamily) []byte {
 		b = appendVar(b, famType, uint64(int64(*f.Type)))
 	}
 	for _, m := range f.Metric {
-		b = appendMsgHeader(b, famMetric, sizeMetric(m))
-		b = appendMetric(b, m)
+		b = appendNested(b, famMetric, func(b []byte) []byte { return appendMetric(b, m) })
 	}
 	if f.Unit != nil {
 		b = appendStr(b, famUnit, *f.Unit)
@@ -140,72 +129,29 @@ func appendFamily(b []byte, f *dto.MetricFamily) []byte {
 	return b
 }
 
-func sizeMetric(m *dto.Metric) int {
-	n := 0
-	for _, l := range m.Label {
-		n += msgSize(metLabel, sizeLabel(l))
-	}
-	if m.Gauge != nil {
-		n += msgSize(metGauge, sizeValue(m.Gauge.Value))
-	}
-	if m.Counter != nil {
-		n += msgSize(metCounter, sizeCounter(m.Counter))
-	}
-	if m.Summary != nil {
-		n += msgSize(metSummary, sizeSummary(m.Summary))
-	}
-	if m.Untyped != nil {
-		n += msgSize(metUntyped, sizeValue(m.Untyped.Value))
-	}
-	if m.TimestampMs != nil {
-		n += varSize(metTimestampMs, uint64(*m.TimestampMs))
-	}
-	if m.Histogram != nil {
-		n += msgSize(metHistogram, sizeHistogram(m.Histogram))
-	}
-	return n
-}
-
 func appendMetric(b []byte, m *dto.Metric) []byte {
 	for _, l := range m.Label {
-		b = appendMsgHeader(b, metLabel, sizeLabel(l))
-		b = appendLabel(b, l)
+		b = appendNested(b, metLabel, func(b []byte) []byte { return appendLabel(b, l) })
 	}
 	if m.Gauge != nil {
-		b = appendMsgHeader(b, metGauge, sizeValue(m.Gauge.Value))
-		b = appendValue(b, m.Gauge.Value)
+		b = appendNested(b, metGauge, func(b []byte) []byte { return appendValue(b, m.Gauge.Value) })
 	}
 	if m.Counter != nil {
-		b = appendMsgHeader(b, metCounter, sizeCounter(m.Counter))
-		b = appendCounter(b, m.Counter)
+		b = appendNested(b, metCounter, func(b []byte) []byte { return appendCounter(b, m.Counter) })
 	}
 	if m.Summary != nil {
-		b = appendMsgHeader(b, metSummary, sizeSummary(m.Summary))
-		b = appendSummary(b, m.Summary)
+		b = appendNested(b, metSummary, func(b []byte) []byte { return appendSummary(b, m.Summary) })
 	}
 	if m.Untyped != nil {
-		b = appendMsgHeader(b, metUntyped, sizeValue(m.Untyped.Value))
-		b = appendValue(b, m.Untyped.Value)
+		b = appendNested(b, metUntyped, func(b []byte) []byte { return appendValue(b, m.Untyped.Value) })
 	}
 	if m.TimestampMs != nil {
 		b = appendVar(b, metTimestampMs, uint64(*m.TimestampMs))
 	}
 	if m.Histogram != nil {
-		b = appendMsgHeader(b, metHistogram, sizeHistogram(m.Histogram))
-		b = appendHistogram(b, m.Histogram)
+		b = appendNested(b, metHistogram, func(b []byte) []byte { return appendHistogram(b, m.Histogram) })
 	}
 	return b
-}
-
-func sizeLabel(l *dto.LabelPair) int {
-	n := 0
-	if l.Name != nil {
-		n += strSize(lpName, *l.Name)
-	}
-	if l.Value != nil {
-		n += strSize(lpValue, *l.Value)
-	}
-	return n
 }
 
 func appendLabel(b []byte, l *dto.LabelPair) []byte {
@@ -218,14 +164,7 @@ func appendLabel(b []byte, l *dto.LabelPair) []byte {
 	return b
 }
 
-// sizeValue and appendValue are Gauge and Untyped: one optional double.
-func sizeValue(v *float64) int {
-	if v == nil {
-		return 0
-	}
-	return f64Size(valueField)
-}
-
+// appendValue is Gauge and Untyped: one optional double.
 func appendValue(b []byte, v *float64) []byte {
 	if v == nil {
 		return b
@@ -233,45 +172,15 @@ func appendValue(b []byte, v *float64) []byte {
 	return appendF64(b, valueField, *v)
 }
 
-func sizeCounter(c *dto.Counter) int {
-	n := sizeValue(c.Value)
-	if c.Exemplar != nil {
-		n += msgSize(ctrExemplar, sizeExemplar(c.Exemplar))
-	}
-	if c.CreatedTimestamp != nil {
-		n += msgSize(ctrCreated, sizeTimestamp(c.CreatedTimestamp))
-	}
-	return n
-}
-
 func appendCounter(b []byte, c *dto.Counter) []byte {
 	b = appendValue(b, c.Value)
 	if c.Exemplar != nil {
-		b = appendMsgHeader(b, ctrExemplar, sizeExemplar(c.Exemplar))
-		b = appendExemplar(b, c.Exemplar)
+		b = appendNested(b, ctrExemplar, func(b []byte) []byte { return appendExemplar(b, c.Exemplar) })
 	}
 	if c.CreatedTimestamp != nil {
-		b = appendMsgHeader(b, ctrCreated, sizeTimestamp(c.CreatedTimestamp))
-		b = appendTimestamp(b, c.CreatedTimestamp)
+		b = appendNested(b, ctrCreated, func(b []byte) []byte { return appendTimestamp(b, c.CreatedTimestamp) })
 	}
 	return b
-}
-
-func sizeSummary(s *dto.Summary) int {
-	n := 0
-	if s.SampleCount != nil {
-		n += varSize(sumCount, *s.SampleCount)
-	}
-	if s.SampleSum != nil {
-		n += f64Size(sumSum)
-	}
-	for _, q := range s.Quantile {
-		n += msgSize(sumQuantile, sizeQuantile(q))
-	}
-	if s.CreatedTimestamp != nil {
-		n += msgSize(sumCreated, sizeTimestamp(s.CreatedTimestamp))
-	}
-	return n
 }
 
 func appendSummary(b []byte, s *dto.Summary) []byte {
@@ -282,28 +191,20 @@ func appendSummary(b []byte, s *dto.Summary) []byte {
 		b = appendF64(b, sumSum, *s.SampleSum)
 	}
 	for _, q := range s.Quantile {
-		b = appendMsgHeader(b, sumQuantile, sizeQuantile(q))
-		if q.Quantile != nil {
-			b = appendF64(b, qQuantile, *q.Quantile)
-		}
-		if q.Value != nil {
-			b = appendF64(b, qValue, *q.Value)
-		}
+		b = appendNested(b, sumQuantile, func(b []byte) []byte { return appendQuantile(b, q) })
 	}
 	if s.CreatedTimestamp != nil {
-		b = appendMsgHeader(b, sumCreated, sizeTimestamp(s.CreatedTimestamp))
-		b = appendTimestamp(b, s.CreatedTimestamp)
+		b = appendNested(b, sumCreated, func(b []byte) []byte { return appendTimestamp(b, s.CreatedTimestamp) })
 	}
 	return b
 }
 
-func sizeQuantile(q *dto.Quantile) int {
-	n := 0
+func appendQuantile(b []byte, q *dto.Quantile) []byte {
 	if q.Quantile != nil {
-		n += f64Size(qQuantile)
+		b = appendF64(b, qQuantile, *q.Quantile)
 	}
 	if q.Value != nil {
-		n += f64Size(qValue)
+		b = appendF64(b, qValue, *q.Value)
 	}
-	return n
+	return b
 }

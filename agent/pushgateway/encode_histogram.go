@@ -10,43 +10,6 @@ import (
 // scalars of native histograms are proto2 fields without [packed=true],
 // so each element is written with its own tag, as proto.Marshal does.
 
-func sizeHistogram(h *dto.Histogram) int {
-	n := 0
-	if h.SampleCount != nil {
-		n += varSize(hCount, *h.SampleCount)
-	}
-	if h.SampleSum != nil {
-		n += f64Size(hSum)
-	}
-	for _, bk := range h.Bucket {
-		n += msgSize(hBucket, sizeBucket(bk))
-	}
-	if h.SampleCountFloat != nil {
-		n += f64Size(hCountFloat)
-	}
-	if h.Schema != nil {
-		n += varSize(hSchema, protowire.EncodeZigZag(int64(*h.Schema)))
-	}
-	if h.ZeroThreshold != nil {
-		n += f64Size(hZeroThreshold)
-	}
-	if h.ZeroCount != nil {
-		n += varSize(hZeroCount, *h.ZeroCount)
-	}
-	if h.ZeroCountFloat != nil {
-		n += f64Size(hZeroCountFloat)
-	}
-	n += sizeSide(hNegSpan, hNegDelta, hNegCount, h.NegativeSpan, h.NegativeDelta, h.NegativeCount)
-	n += sizeSide(hPosSpan, hPosDelta, hPosCount, h.PositiveSpan, h.PositiveDelta, h.PositiveCount)
-	if h.CreatedTimestamp != nil {
-		n += msgSize(hCreated, sizeTimestamp(h.CreatedTimestamp))
-	}
-	for _, e := range h.Exemplars {
-		n += msgSize(hExemplars, sizeExemplar(e))
-	}
-	return n
-}
-
 func appendHistogram(b []byte, h *dto.Histogram) []byte {
 	if h.SampleCount != nil {
 		b = appendVar(b, hCount, *h.SampleCount)
@@ -55,8 +18,7 @@ func appendHistogram(b []byte, h *dto.Histogram) []byte {
 		b = appendF64(b, hSum, *h.SampleSum)
 	}
 	for _, bk := range h.Bucket {
-		b = appendMsgHeader(b, hBucket, sizeBucket(bk))
-		b = appendBucket(b, bk)
+		b = appendNested(b, hBucket, func(b []byte) []byte { return appendBucket(b, bk) })
 	}
 	if h.SampleCountFloat != nil {
 		b = appendF64(b, hCountFloat, *h.SampleCountFloat)
@@ -76,38 +38,19 @@ func appendHistogram(b []byte, h *dto.Histogram) []byte {
 	b = appendSide(b, hNegSpan, hNegDelta, hNegCount, h.NegativeSpan, h.NegativeDelta, h.NegativeCount)
 	b = appendSide(b, hPosSpan, hPosDelta, hPosCount, h.PositiveSpan, h.PositiveDelta, h.PositiveCount)
 	if h.CreatedTimestamp != nil {
-		b = appendMsgHeader(b, hCreated, sizeTimestamp(h.CreatedTimestamp))
-		b = appendTimestamp(b, h.CreatedTimestamp)
+		b = appendNested(b, hCreated, func(b []byte) []byte { return appendTimestamp(b, h.CreatedTimestamp) })
 	}
 	for _, e := range h.Exemplars {
-		b = appendMsgHeader(b, hExemplars, sizeExemplar(e))
-		b = appendExemplar(b, e)
+		b = appendNested(b, hExemplars, func(b []byte) []byte { return appendExemplar(b, e) })
 	}
 	return b
 }
 
-// sizeSide and appendSide write one side (negative or positive) of a
-// native histogram: its spans, deltas and float counts.
-func sizeSide(spanNum, deltaNum, countNum protowire.Number, spans []*dto.BucketSpan, deltas []int64, counts []float64) int {
-	n := 0
-	for _, s := range spans {
-		n += msgSize(spanNum, sizeSpan(s))
-	}
-	for _, d := range deltas {
-		n += varSize(deltaNum, protowire.EncodeZigZag(d))
-	}
-	return n + len(counts)*f64Size(countNum)
-}
-
+// appendSide writes one side (negative or positive) of a native
+// histogram: its spans, deltas and float counts.
 func appendSide(b []byte, spanNum, deltaNum, countNum protowire.Number, spans []*dto.BucketSpan, deltas []int64, counts []float64) []byte {
 	for _, s := range spans {
-		b = appendMsgHeader(b, spanNum, sizeSpan(s))
-		if s.Offset != nil {
-			b = appendVar(b, spanOffset, protowire.EncodeZigZag(int64(*s.Offset)))
-		}
-		if s.Length != nil {
-			b = appendVar(b, spanLength, uint64(*s.Length))
-		}
+		b = appendNested(b, spanNum, func(b []byte) []byte { return appendSpan(b, s) })
 	}
 	for _, d := range deltas {
 		b = appendVar(b, deltaNum, protowire.EncodeZigZag(d))
@@ -118,32 +61,14 @@ func appendSide(b []byte, spanNum, deltaNum, countNum protowire.Number, spans []
 	return b
 }
 
-func sizeSpan(s *dto.BucketSpan) int {
-	n := 0
+func appendSpan(b []byte, s *dto.BucketSpan) []byte {
 	if s.Offset != nil {
-		n += varSize(spanOffset, protowire.EncodeZigZag(int64(*s.Offset)))
+		b = appendVar(b, spanOffset, protowire.EncodeZigZag(int64(*s.Offset)))
 	}
 	if s.Length != nil {
-		n += varSize(spanLength, uint64(*s.Length))
+		b = appendVar(b, spanLength, uint64(*s.Length))
 	}
-	return n
-}
-
-func sizeBucket(bk *dto.Bucket) int {
-	n := 0
-	if bk.CumulativeCount != nil {
-		n += varSize(bCount, *bk.CumulativeCount)
-	}
-	if bk.UpperBound != nil {
-		n += f64Size(bUpper)
-	}
-	if bk.Exemplar != nil {
-		n += msgSize(bExemplar, sizeExemplar(bk.Exemplar))
-	}
-	if bk.CumulativeCountFloat != nil {
-		n += f64Size(bCountFloat)
-	}
-	return n
+	return b
 }
 
 func appendBucket(b []byte, bk *dto.Bucket) []byte {
@@ -154,8 +79,7 @@ func appendBucket(b []byte, bk *dto.Bucket) []byte {
 		b = appendF64(b, bUpper, *bk.UpperBound)
 	}
 	if bk.Exemplar != nil {
-		b = appendMsgHeader(b, bExemplar, sizeExemplar(bk.Exemplar))
-		b = appendExemplar(b, bk.Exemplar)
+		b = appendNested(b, bExemplar, func(b []byte) []byte { return appendExemplar(b, bk.Exemplar) })
 	}
 	if bk.CumulativeCountFloat != nil {
 		b = appendF64(b, bCountFloat, *bk.CumulativeCountFloat)
@@ -163,48 +87,21 @@ func appendBucket(b []byte, bk *dto.Bucket) []byte {
 	return b
 }
 
-func sizeExemplar(e *dto.Exemplar) int {
-	n := 0
-	for _, l := range e.Label {
-		n += msgSize(exLabel, sizeLabel(l))
-	}
-	if e.Value != nil {
-		n += f64Size(exValue)
-	}
-	if e.Timestamp != nil {
-		n += msgSize(exTimestamp, sizeTimestamp(e.Timestamp))
-	}
-	return n
-}
-
 func appendExemplar(b []byte, e *dto.Exemplar) []byte {
 	for _, l := range e.Label {
-		b = appendMsgHeader(b, exLabel, sizeLabel(l))
-		b = appendLabel(b, l)
+		b = appendNested(b, exLabel, func(b []byte) []byte { return appendLabel(b, l) })
 	}
 	if e.Value != nil {
 		b = appendF64(b, exValue, *e.Value)
 	}
 	if e.Timestamp != nil {
-		b = appendMsgHeader(b, exTimestamp, sizeTimestamp(e.Timestamp))
-		b = appendTimestamp(b, e.Timestamp)
+		b = appendNested(b, exTimestamp, func(b []byte) []byte { return appendTimestamp(b, e.Timestamp) })
 	}
 	return b
 }
 
-// Timestamps are proto3 (google.protobuf.Timestamp): zero fields are
-// not written.
-func sizeTimestamp(t *timestamppb.Timestamp) int {
-	n := 0
-	if t.Seconds != 0 {
-		n += varSize(tsSeconds, uint64(t.Seconds))
-	}
-	if t.Nanos != 0 {
-		n += varSize(tsNanos, uint64(int64(t.Nanos)))
-	}
-	return n
-}
-
+// appendTimestamp writes a google.protobuf.Timestamp, which is proto3:
+// zero fields are not written.
 func appendTimestamp(b []byte, t *timestamppb.Timestamp) []byte {
 	if t.Seconds != 0 {
 		b = appendVar(b, tsSeconds, uint64(t.Seconds))

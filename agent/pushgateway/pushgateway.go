@@ -91,6 +91,10 @@ func (c *Config) Validate() error {
 	}
 	if err := c.HTTPClientConfig.Validate(); err != nil {
 		bad("push", "%v", err)
+	} else if _, err := config.NewClientFromConfig(c.HTTPClientConfig, "hostpush"); err != nil {
+		// Building the client reads the TLS files: a missing one must
+		// fail --check-config and a reload here, not later in New.
+		bad("push", "%v", err)
 	}
 	return errors.Join(errs...)
 }

@@ -99,6 +99,7 @@ func TestValidate(t *testing.T) {
 		{"timeout not below interval", func(c *Config) { c.Timeout = 5 * time.Second }, "push.timeout: 5s must be shorter than push.interval 5s"},
 		{"grouping job", func(c *Config) { c.Grouping = map[string]string{"job": "x"} }, `push.grouping: "job" is not allowed`},
 		{"grouping bad name", func(c *Config) { c.Grouping = map[string]string{"1dc": "x"} }, `push.grouping: "1dc" is not allowed`},
+		{"tls file missing", func(c *Config) { c.HTTPClientConfig.TLSConfig.CAFile = "/nonexistent/ca.pem" }, "push: unable to read CA cert"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -176,6 +176,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.HTTPClientConfig.Validate(); err != nil {
 		bad("http client settings", "%v", err)
+	} else if _, err := config.NewClientFromConfig(c.HTTPClientConfig, "remote_write"); err != nil {
+		// Building the client reads the TLS files: a missing one must
+		// fail --check-config and a reload here, not later in New (on a
+		// reload, after the output it replaces was closed).
+		bad("http client settings", "%v", err)
 	}
 	return errors.Join(errs...)
 }

@@ -90,6 +90,7 @@ func TestConfigErrors(t *testing.T) {
 		{"external instance", "- url: http://a/w\n  external_labels: {instance: x}\n", "remote_write[0].external_labels.instance: instance is set on every series"},
 		{"external bad name", "- url: http://a/w\n  external_labels: {1x: y}\n", "remote_write[0].external_labels.1x: invalid label name"},
 		{"http client", "- url: http://a/w\n  bearer_token: a\n  bearer_token_file: b\n", "remote_write[0].http client settings: at most one of bearer_token"},
+		{"tls file missing", "- url: https://a/w\n  tls_config: {ca_file: /nonexistent/ca.pem}\n", "remote_write[0].http client settings: unable to read CA cert"},
 		{"le_quantile_format", "- url: http://a/w\n  le_quantile_format: prometheus2\n", `remote_write[0].le_quantile_format: "prometheus2" unknown; allowed: canonical ("1.0", as Prometheus 3 stores scraped buckets) or shortest ("1", as Prometheus 2.x does)`},
 		{"duplicate name", "- url: http://a/w\n- url: http://a/w\n", `remote_write[1].name: "http://a/w" is also used by remote_write[0]`},
 		{"shared storage", "- {url: http://a/w, buffer: {storage_path: /x}}\n- {url: http://b/w, buffer: {storage_path: /x/}}\n", `remote_write[1].buffer.storage_path: "/x" is also used by remote_write[0]`},

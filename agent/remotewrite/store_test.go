@@ -26,14 +26,6 @@ func rwbFiles(t *testing.T, dir string) []string {
 	return m
 }
 
-func down() *receiver {
-	return &receiver{status: func(int) (int, []string) { return http.StatusServiceUnavailable, nil }}
-}
-
-func accept() *receiver {
-	return &receiver{status: func(int) (int, []string) { return http.StatusNoContent, nil }}
-}
-
 // TestDiskBufferSurvivesRestart closes a Writer during an outage and
 // starts a new one on the same directory: every batch arrives, oldest
 // first, once.
@@ -126,13 +118,7 @@ func TestDiskFullFallsBackToMemory(t *testing.T) {
 	cfg := testConfig()
 	cfg.Buffer.StoragePath = dir
 	cfg.MinBackoff, cfg.MaxBackoff = mdur(time.Hour), mdur(time.Hour)
-	var up atomic.Bool
-	rcv := &receiver{status: func(int) (int, []string) {
-		if up.Load() {
-			return http.StatusNoContent, nil
-		}
-		return http.StatusServiceUnavailable, nil
-	}}
+	rcv, up := recovering(http.StatusServiceUnavailable)
 	w, _ := startWriter(t, cfg, rcv)
 	var full atomic.Bool
 	full.Store(true)

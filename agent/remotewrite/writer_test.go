@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -22,80 +20,6 @@ import (
 
 	"github.com/hostpush/hostpush/internal/batch"
 )
-
-// smallBatch is a batch of one counter whose value is i, so delivered
-// requests can be told apart.
-func smallBatch(at time.Time, i int) *batch.Batch {
-	return &batch.Batch{
-		Time:     at,
-		Grouping: []batch.Label{{Name: "instance", Value: "h1"}},
-		Groups:   []batch.Group{{Job: "host-stats", Families: []*dto.MetricFamily{counter("seq_total", float64(i))}}},
-	}
-}
-
-// receiver is a scripted fake receiver: status(n) answers the n-th
-// request (0-based); it records what arrived and when.
-type receiver struct {
-	mu     sync.Mutex
-	status func(n int) (int, []string)
-	times  []time.Time
-	values []float64 // seq_total value of each accepted request
-	stale  []series  // series of accepted stale-marker requests
-}
-
-func (r *receiver) Do(req *http.Request) (*http.Response, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := len(r.times)
-	r.times = append(r.times, time.Now())
-	code, hdr := r.status(n)
-	if code/100 == 2 {
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			return nil, err
-		}
-		ss, err := decodeSnappy(body)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range ss {
-			switch {
-			case math.Float64bits(s.samples[0].value) == 0x7ff0000000000002:
-				r.stale = append(r.stale, s)
-			case s.label("__name__") == "seq_total":
-				r.values = append(r.values, s.samples[0].value)
-			}
-		}
-	}
-	return respond(code, hdr...), nil
-}
-
-func (r *receiver) snapshot() ([]time.Time, []float64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.times), slices.Clone(r.values)
-}
-
-func testConfig() Config {
-	c := DefaultConfig()
-	c.URL = "http://receiver.test/api/v1/write"
-	c.Name = ""
-	c.SetDefaults()
-	return c
-}
-
-func startWriter(t *testing.T, cfg Config, d doer) (*Writer, *prometheus.Registry) {
-	t.Helper()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	w, err := newWriter(cfg, nil, reg, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w, reg
-}
 
 func TestBackoffDoublesCappedJittered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -225,13 +149,7 @@ func TestBufferBoundsDropOldest(t *testing.T) {
 				cfg := testConfig()
 				cfg.Buffer.MaxBatches, cfg.Buffer.MaxBytes = tc.maxBatches, tc.maxBytes
 				cfg.MinBackoff, cfg.MaxBackoff = mdur(time.Second), mdur(time.Second)
-				var up atomic.Bool
-				rcv := &receiver{status: func(int) (int, []string) {
-					if up.Load() {
-						return http.StatusNoContent, nil
-					}
-					return http.StatusBadGateway, nil
-				}}
+				rcv, up := recovering(http.StatusBadGateway)
 				w, _ := startWriter(t, cfg, rcv)
 				const n = 30
 				var sizes []int64
@@ -291,13 +209,7 @@ func TestReplayRateBounded(t *testing.T) {
 		cfg := testConfig()
 		cfg.MaxReplayRate = 4
 		cfg.MinBackoff, cfg.MaxBackoff = mdur(time.Second), mdur(time.Second)
-		var up atomic.Bool
-		rcv := &receiver{status: func(int) (int, []string) {
-			if up.Load() {
-				return http.StatusNoContent, nil
-			}
-			return http.StatusServiceUnavailable, nil
-		}}
+		rcv, up := recovering(http.StatusServiceUnavailable)
 		w, _ := startWriter(t, cfg, rcv)
 		for i := range 12 {
 			w.Send(t.Context(), smallBatch(time.Now(), i))
@@ -324,13 +236,7 @@ func TestCloseFinalTry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
 		cfg.MinBackoff, cfg.MaxBackoff = mdur(time.Hour), mdur(time.Hour)
-		var up atomic.Bool
-		rcv := &receiver{status: func(int) (int, []string) {
-			if up.Load() {
-				return http.StatusNoContent, nil
-			}
-			return http.StatusServiceUnavailable, nil
-		}}
+		rcv, up := recovering(http.StatusServiceUnavailable)
 		w, _ := startWriter(t, cfg, rcv)
 		for i := range 3 {
 			w.Send(t.Context(), smallBatch(time.Now(), i))
@@ -494,17 +400,6 @@ func TestHTTPHang(t *testing.T) {
 		t.Error("Close reported no loss although the receiver never answered")
 	}
 }
-
-func closeWriter(t *testing.T, w *Writer) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := w.Close(ctx); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-}
-
-func mdur(d time.Duration) modelDuration { return modelDuration(d) }
 
 // TestBufferedBodyIsExact guards the memory bound: the buffer counts each
 // batch's length, so the batch must not hold a larger allocation (snappy

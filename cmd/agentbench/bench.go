@@ -12,6 +12,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/hostload"
 	"github.com/hostpush/hostpush/internal/procs"
 )
@@ -101,7 +102,6 @@ var profiles = map[string]profile{
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app := kingpin.New("agentbench", "Measure hostpush against node_exporter + curl script + Pushgateway, side by side, at several host sizes.")
-	app.UsageWriter(stdout).ErrorWriter(stderr)
 	var c Config
 	app.Flag("hostpush", "hostpush binary (default: bin/hostpush of the module).").StringVar(&c.Hostpush)
 	app.Flag("node-exporter", "node_exporter binary (default: built from the Go module cache at go.mod's version, cached).").StringVar(&c.NodeExporter)
@@ -114,11 +114,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app.Flag("profile", "hostpush collector intervals: default, or slow (collectors.intervals for slow-moving metrics).").Default("default").StringVar(&c.Profile)
 	app.Flag("floor.runs", "Rounds of every collector alone, one per period, for the collector floor, per round and size.").Default("20").IntVar(&c.FloorIters)
 	app.Flag("out", "Results file (the tables); logs go to a directory beside it.").Default("out/bench-agent.txt").StringVar(&c.Out)
-	if _, err := app.Parse(args); err != nil {
-		return err
+	if done, err := cli.Parse(app, args, stdout, stderr); done || err != nil {
+		return err // nil after --help
 	}
 	if err := c.Validate(); err != nil {
-		return err
+		return cli.ConfigError{Err: err}
 	}
 	env, err := prepare(ctx, &c, stderr)
 	if err != nil {

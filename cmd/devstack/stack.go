@@ -14,6 +14,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -25,33 +26,22 @@ type config struct {
 	hostpushArgs                     []string
 }
 
-// errUsage marks command-line errors (exit code 2).
-var errUsage = errors.New("usage")
-
-func exitCode(err error) int {
-	if errors.Is(err, errUsage) {
-		return 2
-	}
-	return 1
-}
-
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
+// parseFlags returns the flags, or nil after --help. A bad command line
+// is a cli.ConfigError (exit code 2).
+func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	var c config
 	app := kingpin.New("devstack", "Run Pushgateway, Prometheus, imageserver and hostpush together on loopback.")
-	app.UsageWriter(stderr)
-	app.ErrorWriter(stderr)
-	app.Terminate(nil)
 	app.Flag("gateway.address", "Pushgateway address; reused if one already answers there.").Default("127.0.0.1:9091").StringVar(&c.gateway)
 	app.Flag("prometheus.address", "Prometheus address (empty: no Prometheus); reused if one already answers there.").Default("127.0.0.1:9090").StringVar(&c.prometheus)
 	app.Flag("imageserver.address", "Image server address (empty: no image server).").Default("127.0.0.1:3002").StringVar(&c.imageserver)
 	app.Flag("push.interval", "hostpush push interval (and Prometheus scrape interval).").Default("5s").DurationVar(&c.interval)
 	app.Flag("bin.dir", "Directory holding hostpush and imageserver (make build puts them in bin/).").Default("bin").StringVar(&c.binDir)
 	app.Arg("hostpush-args", "Extra arguments passed to hostpush (after --).").StringsVar(&c.hostpushArgs)
-	if _, err := app.Parse(args); err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	if done, err := cli.Parse(app, args, stdout, stderr); done || err != nil {
+		return nil, err
 	}
 	if c.interval < time.Second {
-		return nil, fmt.Errorf("%w: --push.interval=%s: must be at least 1s", errUsage, c.interval)
+		return nil, cli.ConfigError{Err: fmt.Errorf("--push.interval=%s: must be at least 1s", c.interval)}
 	}
 	return &c, nil
 }
@@ -78,8 +68,8 @@ func (s *stack) stop() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, err := parseFlags(args, stderr)
-	if err != nil {
+	c, err := parseFlags(args, stdout, stderr)
+	if c == nil {
 		return err
 	}
 	hostpush, err := filepath.Abs(filepath.Join(c.binDir, "hostpush"))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -31,10 +31,15 @@ func TestGeneratedPrometheusConfig(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	for _, args := range [][]string{{"--push.interval=10ms"}, {"--no-such-flag"}} {
-		_, err := parseFlags(args, io.Discard)
-		if !errors.Is(err, errUsage) || exitCode(err) != 2 {
+		_, err := parseFlags(args, io.Discard, io.Discard)
+		if cli.Exit("devstack", err, io.Discard) != cli.ExitConfig {
 			t.Errorf("parseFlags(%v) = %v, want a usage error (exit 2)", args, err)
 		}
+	}
+	// --help prints the usage and starts nothing
+	var out strings.Builder
+	if c, err := parseFlags([]string{"--help"}, &out, io.Discard); c != nil || err != nil || !strings.Contains(out.String(), "--push.interval") {
+		t.Errorf("parseFlags(--help) = %v, %v with usage %q; want nil, nil and the usage", c, err, out.String())
 	}
 }
 

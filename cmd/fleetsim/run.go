@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,19 +12,9 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/procs"
 )
-
-// usageError marks a bad command line (exit 2).
-type usageError struct{ error }
-
-func exitCode(err error) int {
-	var u usageError
-	if errors.As(err, &u) {
-		return 2
-	}
-	return 1
-}
 
 // options is the parsed command line.
 type options struct {
@@ -39,10 +28,10 @@ type options struct {
 	logDir    string
 }
 
-func parseArgs(args []string, stderr io.Writer) (*options, error) {
+// parseArgs returns the options, or nil after --help. A bad command line
+// is a cli.ConfigError (exit code 2).
+func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 	app := kingpin.New("fleetsim", "Simulate N hosts pushing a real gather to a Pushgateway and to VictoriaMetrics (remote_write).")
-	app.ErrorWriter(stderr)
-	app.UsageWriter(stderr)
 	hosts := app.Flag("hosts", "Comma-separated fleet sizes, one run each.").Default("10,100,500,1000").String()
 	pgHosts := app.Flag("hosts.pushgateway", "Fleet sizes for the Pushgateway; empty: --hosts.").Default("").String()
 	dur := app.Flag("duration", "Measured length of each run, after a warm-up of one push interval.").Default("30s").Duration()
@@ -51,8 +40,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	receivers := app.Flag("receivers", "Comma-separated receivers: pushgateway, victoria-metrics.").Default("pushgateway,victoria-metrics").String()
 	gather := app.Flag("gather.file", "Text exposition to push; empty: record one with bin/hostpush --dry-run.").String()
 	logDir := app.Flag("log.dir", "Directory for receiver logs; empty: discard them.").String()
-	if _, err := app.Parse(args); err != nil {
-		return nil, usageError{err}
+	if done, err := cli.Parse(app, args, stdout, stderr); done || err != nil {
+		return nil, err
 	}
 	o := &options{duration: *dur, interval: *interval, warmup: *interval, timeout: *timeout, gather: *gather, logDir: *logDir,
 		hosts: map[string][]int{}}
@@ -71,17 +60,17 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		case "pushgateway", "victoria-metrics":
 			o.receivers = append(o.receivers, r)
 		default:
-			return nil, usageError{fmt.Errorf("--receivers: %q unknown; allowed: pushgateway, victoria-metrics", r)}
+			return nil, cli.ConfigError{Err: fmt.Errorf("--receivers: %q unknown; allowed: pushgateway, victoria-metrics", r)}
 		}
 	}
 	if o.interval < 100*time.Millisecond || o.duration < o.interval {
-		return nil, usageError{fmt.Errorf("--push.interval %s, --duration %s: allowed: interval at least 100ms, duration at least one interval", o.interval, o.duration)}
+		return nil, cli.ConfigError{Err: fmt.Errorf("--push.interval %s, --duration %s: allowed: interval at least 100ms, duration at least one interval", o.interval, o.duration)}
 	}
 	if o.timeout == 0 {
 		o.timeout = o.interval / 2
 	}
 	if o.timeout < 0 || o.timeout >= o.interval {
-		return nil, usageError{fmt.Errorf("--push.timeout %s: allowed: more than 0 and less than --push.interval", o.timeout)}
+		return nil, cli.ConfigError{Err: fmt.Errorf("--push.timeout %s: allowed: more than 0 and less than --push.interval", o.timeout)}
 	}
 	return o, nil
 }
@@ -91,7 +80,7 @@ func parseSizes(flag, list string) ([]int, error) {
 	for _, f := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > 5000 {
-			return nil, usageError{fmt.Errorf("%s: %q is not a fleet size; allowed: integers 1..5000, comma-separated", flag, f)}
+			return nil, cli.ConfigError{Err: fmt.Errorf("%s: %q is not a fleet size; allowed: integers 1..5000, comma-separated", flag, f)}
 		}
 		sizes = append(sizes, n)
 	}
@@ -99,8 +88,8 @@ func parseSizes(flag, list string) ([]int, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseArgs(args, stderr)
-	if err != nil {
+	o, err := parseArgs(args, stdout, stderr)
+	if o == nil {
 		return err
 	}
 	text, source, err := loadGather(ctx, o.gather)

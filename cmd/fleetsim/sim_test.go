@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hostpush/hostpush/internal/cli"
 )
 
 // TestSimulateSmallFleet runs a tiny fleet against the real Pushgateway
@@ -54,12 +57,17 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--push.timeout=6s"}, "--push.timeout 6s: allowed"},
 		{[]string{"--duration=1s"}, "allowed: interval at least 100ms, duration at least one interval"},
 	} {
-		_, err := parseArgs(tc.args, &bytes.Buffer{})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || exitCode(err) != 2 {
+		_, err := parseArgs(tc.args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || cli.Exit("fleetsim", err, io.Discard) != cli.ExitConfig {
 			t.Errorf("parseArgs(%v) = %v, want a usage error containing %q", tc.args, err, tc.want)
 		}
 	}
-	o, err := parseArgs([]string{"--hosts=10,100", "--hosts.pushgateway=5"}, &bytes.Buffer{})
+	// --help prints the usage and runs nothing
+	var out strings.Builder
+	if o, err := parseArgs([]string{"--help"}, &out, io.Discard); o != nil || err != nil || !strings.Contains(out.String(), "--hosts") {
+		t.Errorf("parseArgs(--help) = %v, %v with usage %q; want nil, nil and the usage", o, err, out.String())
+	}
+	o, err := parseArgs([]string{"--hosts=10,100", "--hosts.pushgateway=5"}, io.Discard, io.Discard)
 	if err != nil || len(o.hosts["pushgateway"]) != 1 || len(o.hosts["victoria-metrics"]) != 2 || o.timeout != 2500*time.Millisecond {
 		t.Errorf("parseArgs: %+v, %v", o, err)
 	}

@@ -74,9 +74,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app := kingpin.CommandLine
 	app.Name, app.Help = "hostpush", "Push host metrics gathered by node_exporter's collectors to a Prometheus Pushgateway."
-	app.UsageWriter(stdout).ErrorWriter(stderr)
-	terminated := false
-	app.Terminate(func(int) { terminated = true })
 	app.Version(versionText())
 	app.HelpFlag.Short('h')
 	f := defineFlags(app)
@@ -91,11 +88,8 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		file = *loaded
 	}
 	argv := node.WithExtras(node.Merge(file.Collectors.Args(), args))
-	if _, err := app.Parse(argv); err != nil {
-		return cli.ConfigError{Err: fmt.Errorf("%v (see --help)", nameFlag(app, argv, err))}
-	}
-	if terminated { // --help or --version printed
-		return nil
+	if done, err := cli.Parse(app, argv, stdout, stderr); done || err != nil {
+		return err // nil after --help or --version
 	}
 	if f.noDefaults {
 		node.DisableDefaults()
@@ -190,26 +184,6 @@ func configFile(app *kingpin.Application, args []string) string {
 		}
 	}
 	return path
-}
-
-// nameFlag adds the flag's name to a value error: kingpin returns the bare
-// error of the value's parser ("time: unknown unit ..."). Setting the values
-// again in order finds the flag that refuses its value.
-func nameFlag(app *kingpin.Application, args []string, err error) error {
-	pc, perr := app.ParseContext(args)
-	if perr != nil {
-		return err
-	}
-	for _, el := range pc.Elements {
-		f, ok := el.Clause.(*kingpin.FlagClause)
-		if !ok || el.Value == nil {
-			continue
-		}
-		if serr := f.Model().Value.Set(*el.Value); serr != nil {
-			return fmt.Errorf("--%s: invalid value %q: %w", f.Model().Name, *el.Value, serr)
-		}
-	}
-	return err
 }
 
 func orDefault(s, def string) string {

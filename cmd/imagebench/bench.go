@@ -11,6 +11,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/hostpush/hostpush/internal/cli"
 	"github.com/hostpush/hostpush/internal/procs"
 )
 
@@ -32,8 +33,8 @@ type outcome struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, err := parseFlags(args, stderr)
-	if err != nil {
+	c, err := parseFlags(args, stdout, stderr)
+	if c == nil {
 		return err
 	}
 	if c.Scenarios != "" {
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	tr, err := newTargeter(base, c.URLs, c.CacheBust)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return cli.ConfigError{Err: err}
 	}
 	fmt.Fprintf(stderr, "imagebench: %s: %d req/s for %s on %s%s\n", c.Name, c.Rate, c.Duration, tr.urls[0], bustNote(c.CacheBust))
 	o, err := attack(ctx, c, tr, pid, stderr)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/hostpush/hostpush/internal/cli"
 )
 
 func TestBustQueryDistinct(t *testing.T) {
@@ -80,10 +82,15 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--uncached.rate=0"}, "want at least 1 request per second"},
 	}
 	for _, tc := range tests {
-		_, err := parseFlags(tc.args, io.Discard)
-		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
+		_, err := parseFlags(tc.args, io.Discard, io.Discard)
+		if err == nil || cli.Exit("imagebench", err, io.Discard) != cli.ExitConfig || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("parseFlags(%v) = %v, want a usage error containing %q", tc.args, err, tc.want)
 		}
+	}
+	// --help prints the usage and runs nothing
+	var out strings.Builder
+	if c, err := parseFlags([]string{"--help"}, &out, io.Discard); c != nil || err != nil || !strings.Contains(out.String(), "--scenarios") {
+		t.Errorf("parseFlags(--help) = %v, %v with usage %q; want nil, nil and the usage", c, err, out.String())
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/hostpush/hostpush/internal/cli"
 )
 
 // SeedPath is the request the seed experiment attacked.
@@ -42,21 +44,11 @@ type config struct {
 	Out           string
 }
 
-var errUsage = errors.New("usage")
-
-func exitCode(err error) int {
-	if errors.Is(err, errUsage) {
-		return 2
-	}
-	return 1
-}
-
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
+// parseFlags returns the settings, or nil after --help. A bad command
+// line is a cli.ConfigError (exit code 2).
+func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	var c config
 	app := kingpin.New("imagebench", "Load-test the image server with vegeta and plot what it costs.")
-	app.UsageWriter(stderr)
-	app.ErrorWriter(stderr)
-	app.Terminate(nil)
 	app.Flag("name", "Scenario name: labels the output and names its folder.").Default("seed").StringVar(&c.Name)
 	app.Flag("rate", "Requests per second.").Default("50").IntVar(&c.Rate)
 	app.Flag("duration", "How long to attack.").Default("60s").DurationVar(&c.Duration)
@@ -76,13 +68,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	app.Flag("uncached.rate", "Request rate of the uncached scenario (CPU per request).").Default("5").IntVar(&c.UncachedRate)
 	app.Flag("sustained.rate", "Request rate of the sustained scenario.").Default("14").IntVar(&c.SustainedRate)
 	app.Flag("out", "With --scenarios: also write the report to this file.").StringVar(&c.Out)
-	if _, err := app.Parse(args); err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	if done, err := cli.Parse(app, args, stdout, stderr); done || err != nil {
+		return nil, err
 	}
 	if c.URLsFile != "" {
 		more, err := readURLs(c.URLsFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --urls.file: %v", errUsage, err)
+			return nil, cli.ConfigError{Err: fmt.Errorf("--urls.file: %v", err)}
 		}
 		c.URLs = append(c.URLs, more...)
 	}
@@ -90,7 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.URLs = []string{SeedPath}
 	}
 	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, cli.ConfigError{Err: err}
 	}
 	return &c, nil
 }

@@ -99,6 +99,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--images.dir=" + dir, "--web.metrics-listen-address=127.0.0.1:0", "--web.config.file=" + filepath.Join(dir, "none.yml")},
 			"imageserver: reading the web config file: open " + filepath.Join(dir, "none.yml")},
 		{[]string{"--no-such-flag"}, "unknown long flag '--no-such-flag'"},
+		{[]string{"--images.dir=" + dir, "--queue.timeout=soon"}, `imageserver: --queue.timeout: invalid value "soon"`},
 		{[]string{"--images.dir=" + dir, "--log.level=loud"}, "unrecognized log level loud"},
 	}
 	for _, c := range cases {

@@ -99,17 +99,11 @@ func setBytes(dst *int64, v string) error {
 
 func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app := kingpin.New("imageserver", "Serve imgix-style image URLs transformed with libvips.")
-	app.UsageWriter(stdout).ErrorWriter(stderr)
-	terminated := false
-	app.Terminate(func(int) { terminated = true })
 	app.Version(buildinfo.Print("imageserver"))
 	app.HelpFlag.Short('h')
 	f := defineFlags(app, imageserver.DefaultConfig(runtime.NumCPU()))
-	if _, err := app.Parse(args); err != nil {
-		return cli.ConfigError{Err: fmt.Errorf("%v (see --help)", err)}
-	}
-	if terminated {
-		return nil
+	if done, err := cli.Parse(app, args, stdout, stderr); done || err != nil {
+		return err // nil after --help or --version
 	}
 	set, err := f.config()
 	if err != nil {

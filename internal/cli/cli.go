@@ -1,7 +1,7 @@
-// Package cli is what the two binaries' run functions share: the exit
-// codes and the one place an error reaches stderr, a configuration
-// problem (a *yamlconf.FieldError, rendered by its Error) on a line of
-// its own.
+// Package cli is what the run functions of the two binaries and of the
+// dev tools share: the command-line parse, the exit codes and the one
+// place an error reaches stderr, a configuration problem (a
+// *yamlconf.FieldError, rendered by its Error) on a line of its own.
 package cli
 
 import (

@@ -44,6 +44,9 @@ func Decode(name string, data []byte, v any, validate func() error) error {
 		// validation can still report the other problems.
 		decErrs = flatten(d.decodeError(err))
 	}
+	if fe := d.secondDocument(dec); fe != nil {
+		decErrs = append(decErrs, fe)
+	}
 	if validate == nil {
 		return errors.Join(decErrs...)
 	}
@@ -54,6 +57,20 @@ func Decode(name string, data []byte, v any, validate func() error) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// secondDocument reports a document after the first, which Decode would
+// otherwise leave unread: its settings would be lost without a word. An
+// empty one (a trailing ---) is harmless.
+func (d *doc) secondDocument(dec *yaml.Decoder) *FieldError {
+	var next yaml.Node
+	if err := dec.Decode(&next); err != nil {
+		return nil // none, or one the first document's error covers
+	}
+	if len(next.Content) == 1 && next.Content[0].Kind == yaml.ScalarNode && next.Content[0].Tag == "!!null" && next.Content[0].Value == "" {
+		return nil
+	}
+	return &FieldError{File: d.name, Line: next.Line, Msg: "a second YAML document starts here; allowed: one document (all settings under one set of top-level keys)"}
 }
 
 // doc is one document being decoded: its name in errors, its node tree
@@ -80,6 +97,7 @@ var (
 	lineRe    = regexp.MustCompile(`^line (\d+): (.*)$`)
 	unknownRe = regexp.MustCompile(`^field (\S+) not found in (?:type )?(.+)$`)
 	castRe    = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+	shapeRe   = regexp.MustCompile(`^cannot unmarshal !!(\w+)(?: ` + "`.*`" + `)? into (.+)$`)
 )
 
 // decodeError rewrites yaml.v3's messages into one line per problem naming
@@ -112,10 +130,86 @@ func (d *doc) problem(e string) *FieldError {
 		if len(keys) > 0 {
 			msg += fmt.Sprintf(" (allowed: %s)", strings.Join(keys, ", "))
 		}
+	} else if fe := d.shapeProblem(line, msg); fe != nil {
+		return fe
 	} else if m := castRe.FindStringSubmatch(msg); m != nil {
 		msg = fmt.Sprintf("%q is not a valid %s", m[2], describeType(m[3]))
 	}
 	return &FieldError{File: d.name, Line: line, Msg: msg}
+}
+
+// shapeProblem rewrites yaml.v3's complaint about a value of the wrong
+// shape where a section (a mapping of keys) or a list belongs, which
+// names only Go types ("cannot unmarshal !!seq into config.File"): it
+// names the key, what was found and the keys allowed there. nil for any
+// other message.
+func (d *doc) shapeProblem(line int, msg string) *FieldError {
+	m := shapeRe.FindStringSubmatch(msg)
+	if m == nil {
+		return nil
+	}
+	kind, got := yaml.ScalarNode, ""
+	switch m[1] {
+	case "map":
+		kind, got = yaml.MappingNode, "a mapping"
+	case "seq":
+		kind, got = yaml.SequenceNode, "a list"
+	}
+	path, n := valuePath(d.root, line, kind)
+	if n == nil {
+		return nil
+	}
+	if got == "" {
+		got = strconv.Quote(n.Value)
+	}
+	t := d.t
+	for _, seg := range path {
+		if t = fieldType(t, seg); t == nil {
+			return nil
+		}
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	fe := &FieldError{File: d.name, Line: line, Key: strings.Join(path, ".")}
+	switch {
+	case t.Kind() == reflect.Struct && len(path) == 0:
+		fe.Msg = fmt.Sprintf("the file holds %s; allowed: a mapping of settings (keys: %s)", got, strings.Join(yamlKeys(t), ", "))
+	case t.Kind() == reflect.Struct:
+		fe.Msg = fmt.Sprintf("%s where a section belongs; allowed: a mapping of keys (%s)", got, strings.Join(yamlKeys(t), ", "))
+	case kind == yaml.ScalarNode:
+		return nil // a scalar of the wrong type: castRe's message says it
+	case t.Kind() == reflect.Slice:
+		fe.Msg = fmt.Sprintf("%s where a list belongs; allowed: a list of entries, each starting with \"- \"", got)
+	case t.Kind() == reflect.Map:
+		fe.Msg = fmt.Sprintf("%s where a mapping belongs; allowed: key: value pairs", got)
+	default:
+		fe.Msg = fmt.Sprintf("%s is not a valid %s", got, describeType(m[2]))
+	}
+	return fe
+}
+
+// valuePath returns the first node of kind at line and the mapping keys
+// leading to it; a nil node when there is none.
+func valuePath(n *yaml.Node, line int, kind yaml.Kind) ([]string, *yaml.Node) {
+	if n.Line == line && n.Kind == kind {
+		return nil, n
+	}
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if p, v := valuePath(c, line, kind); v != nil {
+				return p, v
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if p, v := valuePath(n.Content[i+1], line, kind); v != nil {
+				return append([]string{n.Content[i].Value}, p...), v
+			}
+		}
+	}
+	return nil, nil
 }
 
 func describeType(goType string) string {

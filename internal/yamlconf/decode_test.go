@@ -163,6 +163,15 @@ func TestDecode(t *testing.T) {
 			`t.yml:3: "maybe" is not a valid boolean (true or false)`, "t.yml:2: server.url: missing"}},
 		{"same line once", "server: {url: '', timeout: 5x}\n", []string{`t.yml:1: "5x" is not a valid duration (e.g. 5s, 1m30s)`}},
 		{"not yaml", "server: [\n", []string{"t.yml:1: did not find expected node content"}},
+		{"a second document", "server: {url: x}\n---\ncount: 2\n", []string{
+			"t.yml:2: a second YAML document starts here; allowed: one document (all settings under one set of top-level keys)"}},
+		{"an empty second document is harmless", "server: {url: x}\n---\n", nil},
+		{"a list for the file", "- server\n", []string{
+			"t.yml:1: the file holds a list; allowed: a mapping of settings (keys: count, items, server)", "t.yml: server.url: missing"}},
+		{"a value for a section", "server: 5\n", []string{
+			`t.yml:1: server: "5" where a section belongs; allowed: a mapping of keys (debug, timeout, url)`}},
+		{"a mapping for a list", "server: {url: x}\nitems:\n  name: a\n", []string{
+			`t.yml:3: items: a mapping where a list belongs; allowed: a list of entries, each starting with "- "`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -294,7 +303,7 @@ func TestUnder(t *testing.T) {
 // FuzzDecode: any document decodes or fails with FieldErrors, one line
 // each; no panic.
 func FuzzDecode(f *testing.F) {
-	for _, s := range []string{"", "server: {url: x}", "server:\n  timeout: 5x", "items: [{name: a, x: 1}]", "server: [", "- a", "count: [1]"} {
+	for _, s := range []string{"", "server: {url: x}", "server:\n  timeout: 5x", "items: [{name: a, x: 1}]", "server: [", "- a", "count: [1]", "count: 1\n---\ncount: 2", "server: 5"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
