@@ -196,3 +196,46 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("New(nosuch) = %v, want the known names", err)
 	}
 }
+
+// TestFailingGathersForgetEndedProcesses: while one process's stat stays
+// malformed, every Update fails as node_exporter's does, and processes
+// start and end between them. What the collector tracks (entries and
+// kept descriptors) must follow the live set, not every pid ever seen.
+func TestFailingGathersForgetEndedProcesses(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep files %v", keep), func(t *testing.T) {
+			dir := t.TempDir()
+			c := newProcesses(t, dir)
+			if keep {
+				c.fds.max = 1000
+			}
+			// Written first, so that on file systems that list newest first
+			// the churning processes are read before it.
+			bad := fproc{pid: 1, comm: "bad", state: "S", stat: "1 (bad S 0 1\n"}
+			next := 1000
+			for round := range 20 {
+				f := fixture{procs: []fproc{bad, {pid: 2, comm: "stays", state: "S", threads: []fthread{{tid: 3, state: "S"}}}}}
+				for range 5 {
+					f.procs = append(f.procs, fproc{pid: next, comm: "short", state: "R", threads: []fthread{{tid: next + 1, state: "S"}}})
+					next += 2
+				}
+				f.write(t, dir)
+				sameAsNodeExporter(t, c, dir)
+				_, err := gatherText(t, c)
+				if err == nil || !strings.Contains(err.Error(), "1/stat: malformed stat") {
+					t.Fatalf("round %d: Update = %v, want the malformed stat of pid 1", round, err)
+				}
+				if len(c.procs) > len(f.procs) {
+					t.Fatalf("round %d: %d processes tracked, %d live", round, len(c.procs), len(f.procs))
+				}
+				live := make([]int, len(f.procs))
+				for i, p := range f.procs {
+					live[i] = p.pid
+				}
+				if n, open := keptFor(c, live), c.openFiles(); n != open || open > 2*len(f.procs) {
+					t.Fatalf("round %d: %d descriptors open, %d of them for the %d live processes", round, open, n, len(f.procs))
+				}
+			}
+		})
+	}
+}

@@ -47,18 +47,38 @@ func (c *Processes) gather(s *scan) error {
 	if err != nil {
 		return fmt.Errorf("unable to list all processes: %w", &os.PathError{Op: "readdir", Path: c.path, Err: err})
 	}
-	for _, pid := range s.pidList {
+	for i, pid := range s.pidList {
 		if err := c.scanProc(s, pid); err != nil {
+			// The listing is still this gather's live set: forget what
+			// ended even so, or a read error that persists would keep
+			// every process that ever ran.
+			c.markListed(s.pidList[i+1:])
+			c.forgetEnded()
 			return err
 		}
 	}
+	c.forgetEnded()
+	return nil
+}
+
+// markListed marks known processes of pids (listed, not read) as seen in
+// this gather, so that forgetEnded keeps them and their descriptors.
+func (c *Processes) markListed(pids []int) {
+	for _, pid := range pids {
+		if p := c.procs[pid]; p != nil {
+			p.seen = c.gen
+		}
+	}
+}
+
+// forgetEnded drops the processes this gather did not list.
+func (c *Processes) forgetEnded() {
 	for pid, p := range c.procs {
-		if p.seen != c.gen { // not listed any more
+		if p.seen != c.gen {
 			c.closeProc(p)
 			delete(c.procs, pid)
 		}
 	}
-	return nil
 }
 
 // scanProc counts one process and its threads. A process that vanishes
