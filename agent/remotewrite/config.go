@@ -255,12 +255,23 @@ var hostMemory = func() (bytes uint64, ok bool) {
 	return *mi.MemTotalBytes, true
 }
 
-// humanBytes writes a size for an error message, in GiB or MiB.
+// humanBytes writes a size for an error message in the largest base-2
+// unit it reaches: whole when exact (64KiB, 1EiB), else to one decimal
+// (23.4GiB), moving up a unit where the rounding reaches 1024.
 func humanBytes(n uint64) string {
-	if n >= 1<<30 {
-		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
+	units := [...]string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	i := 0
+	for i+1 < len(units) && n>>(10*(i+1)) > 0 {
+		i++
 	}
-	return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	if n&(1<<(10*i)-1) == 0 {
+		return fmt.Sprintf("%d%s", n>>(10*i), units[i])
+	}
+	v := float64(n) / float64(uint64(1)<<(10*i))
+	if v >= 1023.95 && i+1 < len(units) {
+		v, i = v/1024, i+1
+	}
+	return fmt.Sprintf("%.1f%s", v, units[i])
 }
 
 func redactURL(s string) string {

@@ -170,3 +170,30 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestHumanBytes: a size in an error message is written in the largest
+// base-2 unit it reaches, whole when exact, else to one decimal.
+func TestHumanBytes(t *testing.T) {
+	for _, tc := range []struct {
+		n    uint64
+		want string
+	}{
+		{0, "0B"},
+		{1000, "1000B"},
+		{64 << 10, "64KiB"},
+		{1536, "1.5KiB"},
+		{16 << 20, "16MiB"},
+		{1<<30 - 1, "1.0GiB"},
+		{1 << 30, "1GiB"},
+		{24_000_000_000, "22.4GiB"},
+		{1 << 40, "1TiB"},
+		{3 << 50, "3PiB"},
+		{1 << 60, "1EiB"},
+		{1<<63 - 1, "8.0EiB"},
+		{1<<64 - 1, "16.0EiB"},
+	} {
+		if got := humanBytes(tc.n); got != tc.want {
+			t.Errorf("humanBytes(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
