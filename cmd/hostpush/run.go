@@ -152,7 +152,8 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger.Info("starting hostpush", "version", version.Version, "revision", version.GetRevision(), "collectors", len(nodeC.Enabled()),
 		"interval", settings.Interval, "senders", senderNames(settings.Senders))
-	go reloadOnHUP(ctx, loop, cfgPath, f, w, logger)
+	stopReloads := startReloads(ctx, loop, cfgPath, f, w, logger)
+	defer stopReloads()
 	if !f.web.enabled() {
 		return loop.Run(ctx)
 	}
@@ -224,6 +225,22 @@ func dryRun(g prometheus.Gatherer, w io.Writer, logger *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// startReloads runs reloadOnHUP until the returned stop, which cancels it
+// and waits for it. run stops it on its way out, also when the loop ended
+// on its own (the web endpoint failed) while ctx still runs.
+func startReloads(ctx context.Context, loop *agent.Loop, path string, f *flags, w *wiring, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reloadOnHUP(ctx, loop, path, f, w, logger)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // reloadOnHUP re-reads the configuration file on SIGHUP. Push, scrape and
