@@ -4,6 +4,7 @@ package remotewrite
 
 import (
 	"context"
+	"maps"
 	"time"
 )
 
@@ -15,6 +16,15 @@ func (w *Writer) KeepSeriesOnClose() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.keepSeries = true
+}
+
+// SameSeries reports whether c and o write the same series to the same
+// receiver: the same url, external_labels and le_quantile_format (after
+// SetDefaults). A Writer replaced by one for which this holds should keep
+// its series on Close: its stale markers would end series that go on,
+// and leave a gap on the receiver until the next push.
+func (c Config) SameSeries(o Config) bool {
+	return c.URL == o.URL && c.LeQuantileFormat == o.LeQuantileFormat && maps.Equal(c.ExternalLabels, o.ExternalLabels)
 }
 
 // sendStaleMarkers ends every series of the last batch at once, as

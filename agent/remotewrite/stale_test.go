@@ -160,3 +160,38 @@ func (s *server) instant(selector string) int {
 	}
 	return len(r.Data.Result)
 }
+
+// TestSameSeries: only the url, external_labels and le_quantile_format
+// decide whether two outputs write the same series.
+func TestSameSeries(t *testing.T) {
+	base := func() Config {
+		c := DefaultConfig()
+		c.URL, c.ExternalLabels = "http://127.0.0.1:8428/api/v1/write", map[string]string{"region": "a"}
+		c.SetDefaults()
+		return c
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(c *Config)
+		same   bool
+	}{
+		{"unchanged", func(c *Config) {}, true},
+		{"timeout, buffer and name", func(c *Config) {
+			c.Timeout, c.Buffer.MaxBatches, c.Buffer.StoragePath, c.Name = mdur(time.Second), 5, "/var/lib/x", "other"
+		}, true},
+		{"labels equal, map rebuilt", func(c *Config) { c.ExternalLabels = map[string]string{"region": "a"} }, true},
+		{"url", func(c *Config) { c.URL = "http://127.0.0.1:9090/api/v1/write" }, false},
+		{"label value", func(c *Config) { c.ExternalLabels = map[string]string{"region": "b"} }, false},
+		{"label added", func(c *Config) { c.ExternalLabels["dc"] = "x" }, false},
+		{"labels removed", func(c *Config) { c.ExternalLabels = nil }, false},
+		{"le_quantile_format", func(c *Config) { c.LeQuantileFormat = FormatShortest }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			tc.change(&c)
+			if got := base().SameSeries(c); got != tc.same {
+				t.Errorf("SameSeries = %v, want %v", got, tc.same)
+			}
+		})
+	}
+}

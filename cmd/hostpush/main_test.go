@@ -404,7 +404,12 @@ scrape_configs:
 }
 
 func query(t *testing.T, addr, q string) model.Vector {
-	resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
+	return queryWith(t, addr, url.Values{"query": {q}})
+}
+
+// queryWith runs an instant query with these parameters (query, time).
+func queryWith(t *testing.T, addr string, params url.Values) model.Vector {
+	resp, err := http.Get("http://" + addr + "/api/v1/query?" + params.Encode())
 	if err != nil {
 		return nil
 	}

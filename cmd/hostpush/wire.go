@@ -119,6 +119,11 @@ func (w *wiring) build(file config.File, first bool) (agent.Settings, error) {
 
 	w.pusher, w.scraper, w.cur = pusher, scraper, file
 	w.writers.mu.Lock()
+	for i, o := range w.writers.list {
+		if !slices.Contains(writers, o) {
+			keepSeriesIfContinued(o, w.writers.cfgs[i], file.RemoteWrite)
+		}
+	}
 	w.writers.list, w.writers.regs, w.writers.cfgs = writers, regs, file.RemoteWrite
 	w.writers.mu.Unlock()
 	return s, nil
@@ -145,6 +150,7 @@ func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer,
 		if p := c.Buffer.StoragePath; p != "" {
 			for i, o := range oldCfgs {
 				if o.Buffer.StoragePath == p && !slices.ContainsFunc(cfgs, func(n remotewrite.Config) bool { return reflect.DeepEqual(n, o) }) {
+					keepSeriesIfContinued(oldList[i], o, cfgs)
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 					_ = oldList[i].Close(ctx)
 					cancel()
@@ -164,6 +170,17 @@ func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer,
 		list, regs = append(list, wr), append(regs, reg)
 	}
 	return list, regs, nil
+}
+
+// keepSeriesIfContinued tells wr, an output the reload drops, to send no
+// stale markers when it closes if one of the outputs cfgs writes its
+// series: they go on, and stale markers would leave a gap on the receiver
+// until the next push. An output whose url or external labels change, or
+// that is removed, still ends its series.
+func keepSeriesIfContinued(wr *remotewrite.Writer, cfg remotewrite.Config, cfgs []remotewrite.Config) {
+	if slices.ContainsFunc(cfgs, cfg.SameSeries) {
+		wr.KeepSeriesOnClose()
+	}
 }
 
 func groupingLabels(p pushgateway.Config) ([]batch.Label, error) {
