@@ -62,6 +62,20 @@ type store struct {
 // openStore creates dir when needed and takes an exclusive lock on it, so
 // two writers never share a buffer directory.
 func openStore(dir string) (*store, error) {
+	lock, err := openLockFile(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("buffer directory %s: %w (%v)", dir, ErrStorageInUse, err)
+	}
+	return &store{dir: dir, lock: lock, create: createFile}, nil
+}
+
+// openLockFile creates dir when needed and opens its lock file, without
+// taking the lock.
+func openLockFile(dir string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating buffer directory: %w", err)
 	}
@@ -69,11 +83,32 @@ func openStore(dir string) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening buffer lock: %w", err)
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("buffer directory %s: %w (%v)", dir, ErrStorageInUse, err)
+	return lock, nil
+}
+
+// CheckStorage reports whether New could open buffer.storage_path, short
+// of taking its lock: the directory is created when needed, and it and
+// its lock file must open and read. A reload that hands the directory
+// from a Writer to its replacement checks it before closing the old one,
+// so that a directory gone bad (a file in its place, permissions, a
+// read-only file system) refuses the reload while the old Writer still
+// runs. Closing the check's descriptor leaves another's flock in place.
+func (c Config) CheckStorage() error {
+	dir := c.Buffer.StoragePath
+	if dir == "" {
+		return nil
 	}
-	return &store{dir: dir, lock: lock, create: createFile}, nil
+	lock, err := openLockFile(dir)
+	if err == nil {
+		lock.Close()
+		if _, err = os.ReadDir(dir); err != nil {
+			err = fmt.Errorf("reading buffer directory: %w", err)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("remote_write %s: buffer.storage_path: %w", c.Name, err)
+	}
+	return nil
 }
 
 func createFile(path string) (fileWriter, error) {

@@ -171,6 +171,50 @@ func TestStorageLocked(t *testing.T) {
 	}
 }
 
+// TestCheckStorage: the check before a storage_path handover passes for
+// a usable directory, also one a running Writer holds (whose lock it must
+// leave in place), and names the output and the cause for one that is not.
+func TestCheckStorage(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held := filepath.Join(root, "held")
+	cfg := testConfig()
+	cfg.Buffer.StoragePath = held
+	w, _ := startWriter(t, cfg, accept())
+	defer closeWriter(t, w)
+	for _, tc := range []struct {
+		name, dir, err string
+	}{
+		{"memory only", "", ""},
+		{"created", filepath.Join(root, "new", "rw"), ""},
+		{"held by a running Writer", held, ""},
+		{"a file in its place", file, "buffer.storage_path: creating buffer directory: mkdir " + file + ": not a directory"},
+		{"below a file", filepath.Join(file, "rw"), "not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testConfig()
+			c.Buffer.StoragePath = tc.dir
+			err := c.CheckStorage()
+			if tc.err == "" {
+				if err != nil {
+					t.Fatalf("CheckStorage: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.HasPrefix(err.Error(), "remote_write "+c.Name+": ") {
+				t.Fatalf("CheckStorage = %v, want the output's name and %q", err, tc.err)
+			}
+		})
+	}
+	cfg.Name = "second"
+	if _, err := New(cfg, nil, nil); !errors.Is(err, ErrStorageInUse) {
+		t.Fatalf("after CheckStorage, a second Writer on the held directory: %v, want it still locked", err)
+	}
+}
+
 func TestRecordRoundTrip(t *testing.T) {
 	at := time.UnixMilli(1764190800123)
 	rec := encodeRecord(at, 581, []byte("body"))

@@ -173,3 +173,70 @@ func reloadedAt(t *testing.T, log string, n int) time.Time {
 func queryAt(t *testing.T, addr, q string, at time.Time) model.Vector {
 	return queryWith(t, addr, url.Values{"query": {q}, "time": {fmt.Sprintf("%.3f", float64(at.UnixMilli())/1000)}})
 }
+
+// TestSIGHUPRemoteWriteStorageUnusable reloads two changed remote_write
+// outputs, each with its storage_path, of which the second's has become
+// unusable (a file where the directory was): the reload is refused with
+// one line naming the path, and both running outputs must go on sending
+// into a real Prometheus, none left closed by a handover (the first's
+// comes before the second's directory is tried). Once the directory is
+// back, the same reload goes through.
+func TestSIGHUPRemoteWriteStorageUnusable(t *testing.T) {
+	rcv := startReceiver(t, "prometheus")
+	host := hostname(t)
+	dir := t.TempDir()
+	cfg, store := filepath.Join(dir, "hostpush.yml"), filepath.Join(dir, "rw")
+	write := func(timeout string) {
+		body := "push: {disabled: true, interval: 300ms}\nscrape: []\nremote_write:\n"
+		for _, out := range []string{"first", "second"} {
+			body += fmt.Sprintf("  - {name: %s, url: %q, timeout: %s, external_labels: {out: %s}, buffer: {storage_path: %q}}\n",
+				out, "http://"+rcv+"/api/v1/write", timeout, out, map[string]string{"first": store + "-first", "second": store}[out])
+		}
+		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sentAfter := func(what string, at time.Time) {
+		t.Helper()
+		for _, out := range []string{"first", "second"} {
+			ts := fmt.Sprintf(`timestamp(node_uname_info{job="host-stats",instance=%q,out=%q})`, host, out)
+			waitFor(t, what+" from output "+out, 10*time.Second, func() bool {
+				v := query(t, rcv, ts)
+				return len(v) == 1 && float64(v[0].Value) > float64(at.UnixMilli())/1000
+			})
+		}
+	}
+	write("5s")
+	cmd, stderr := startAgent(t, "--config.file="+cfg, "--log.level=info")
+	sentAfter("the first samples", time.Time{})
+
+	if err := os.Rename(store, store+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(store, []byte("not a directory\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write("6s")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the refusal", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "not reloaded") })
+	refused := time.Now()
+	if l := grepLines(stderr.String(), "not reloaded"); !strings.Contains(l, "remote_write second: buffer.storage_path") || !strings.Contains(l, store) {
+		t.Errorf("refusal %q does not name the output, buffer.storage_path and %s", l, store)
+	} else {
+		t.Log(l)
+	}
+	sentAfter("samples after the refused reload", refused)
+	if l := grepLines(stderr.String(), "closed"); l != "" {
+		t.Errorf("a running output was closed by the refused reload:\n%s", l)
+	}
+
+	if err := os.Remove(store); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(store+".moved", store); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload with the directory back", 10*time.Second, func() bool { return reloadedAt(t, stderr.String(), 1) != (time.Time{}) })
+	sentAfter("samples after the reload", reloadedAt(t, stderr.String(), 1))
+}

@@ -94,12 +94,13 @@ func (w *wiring) build(file config.File, first bool) (agent.Settings, error) {
 			}
 		}
 	}
-	writers, regs, err := w.buildWriters(file.RemoteWrite)
+	// Before the writers: once buildWriters handed a storage_path over,
+	// nothing may fail.
+	grouping, err := groupingLabels(file.Push)
 	if err != nil {
 		return agent.Settings{}, err
 	}
-
-	grouping, err := groupingLabels(file.Push)
+	writers, regs, err := w.buildWriters(file.RemoteWrite)
 	if err != nil {
 		return agent.Settings{}, err
 	}
@@ -131,10 +132,25 @@ func (w *wiring) build(file config.File, first bool) (agent.Settings, error) {
 
 // buildWriters keeps the writers whose configuration is unchanged and
 // makes new ones for the rest. The loop closes the ones left out.
+//
+// A changed output that keeps its storage_path must hand the directory
+// over: the old Writer holds its lock until closed, and its buffered
+// batches stay on disk for the new one. Every directory handed over is
+// checked before the first old Writer is closed, so that one which cannot
+// be used refuses the reload while the outputs still run; what can fail
+// after that (the lock, taken by another process in between) is only a
+// race.
 func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer, []*prometheus.Registry, error) {
 	w.writers.mu.Lock()
 	oldCfgs, oldList, oldRegs := w.writers.cfgs, w.writers.list, w.writers.regs
 	w.writers.mu.Unlock()
+	for _, c := range cfgs {
+		if len(handovers(c, oldCfgs, cfgs)) > 0 {
+			if err := c.CheckStorage(); err != nil {
+				return nil, nil, err // names the output and the directory
+			}
+		}
+	}
 	var (
 		list []*remotewrite.Writer
 		regs []*prometheus.Registry
@@ -144,18 +160,11 @@ func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer,
 			list, regs = append(list, oldList[i]), append(regs, oldRegs[i])
 			continue
 		}
-		// A changed output that keeps its storage_path must hand the
-		// directory over: the old Writer holds its lock until closed. Its
-		// buffered batches stay on disk for the new one.
-		if p := c.Buffer.StoragePath; p != "" {
-			for i, o := range oldCfgs {
-				if o.Buffer.StoragePath == p && !slices.ContainsFunc(cfgs, func(n remotewrite.Config) bool { return reflect.DeepEqual(n, o) }) {
-					keepSeriesIfContinued(oldList[i], o, cfgs)
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					_ = oldList[i].Close(ctx)
-					cancel()
-				}
-			}
+		for _, i := range handovers(c, oldCfgs, cfgs) {
+			keepSeriesIfContinued(oldList[i], oldCfgs[i], cfgs)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = oldList[i].Close(ctx)
+			cancel()
 		}
 		reg := prometheus.NewRegistry()
 		wr, err := remotewrite.New(c, w.logger, reg)
@@ -170,6 +179,20 @@ func (w *wiring) buildWriters(cfgs []remotewrite.Config) ([]*remotewrite.Writer,
 		list, regs = append(list, wr), append(regs, reg)
 	}
 	return list, regs, nil
+}
+
+// handovers are the old outputs (indexes into old) that hold c's
+// storage_path and that cfgs, the new list, does not keep.
+func handovers(c remotewrite.Config, old, cfgs []remotewrite.Config) []int {
+	var idx []int
+	if p := c.Buffer.StoragePath; p != "" && !slices.ContainsFunc(old, func(o remotewrite.Config) bool { return reflect.DeepEqual(o, c) }) {
+		for i, o := range old {
+			if o.Buffer.StoragePath == p && !slices.ContainsFunc(cfgs, func(n remotewrite.Config) bool { return reflect.DeepEqual(n, o) }) {
+				idx = append(idx, i)
+			}
+		}
+	}
+	return idx
 }
 
 // keepSeriesIfContinued tells wr, an output the reload drops, to send no
