@@ -5,6 +5,7 @@ package remotewrite
 import (
 	"context"
 	"maps"
+	"reflect"
 	"time"
 )
 
@@ -20,11 +21,22 @@ func (w *Writer) KeepSeriesOnClose() {
 
 // SameSeries reports whether c and o write the same series to the same
 // receiver: the same url, external_labels and le_quantile_format (after
-// SetDefaults). A Writer replaced by one for which this holds should keep
-// its series on Close: its stale markers would end series that go on,
-// and leave a gap on the receiver until the next push.
+// SetDefaults), and the same tenant where a receiver tells tenants apart
+// by a header (Mimir's and Cortex's X-Scope-OrgID) or by the basic_auth
+// user. A Writer replaced by one for which this holds should keep its
+// series on Close: its stale markers would end series that go on, and
+// leave a gap on the receiver until the next push.
 func (c Config) SameSeries(o Config) bool {
-	return c.URL == o.URL && c.LeQuantileFormat == o.LeQuantileFormat && maps.Equal(c.ExternalLabels, o.ExternalLabels)
+	return c.URL == o.URL && c.LeQuantileFormat == o.LeQuantileFormat && maps.Equal(c.ExternalLabels, o.ExternalLabels) &&
+		reflect.DeepEqual(c.HTTPClientConfig.HTTPHeaders, o.HTTPClientConfig.HTTPHeaders) &&
+		basicAuthUser(c) == basicAuthUser(o)
+}
+
+func basicAuthUser(c Config) [3]string {
+	if ba := c.HTTPClientConfig.BasicAuth; ba != nil {
+		return [3]string{ba.Username, ba.UsernameFile, ba.UsernameRef}
+	}
+	return [3]string{}
 }
 
 // sendStaleMarkers ends every series of the last batch at once, as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/prometheus/common/config"
 	"net/http"
 	"net/url"
 	"slices"
@@ -185,6 +186,13 @@ func TestSameSeries(t *testing.T) {
 		{"label added", func(c *Config) { c.ExternalLabels["dc"] = "x" }, false},
 		{"labels removed", func(c *Config) { c.ExternalLabels = nil }, false},
 		{"le_quantile_format", func(c *Config) { c.LeQuantileFormat = FormatShortest }, false},
+		{"tenant header", func(c *Config) {
+			c.HTTPClientConfig.HTTPHeaders = &config.Headers{Headers: map[string]config.Header{"X-Scope-OrgID": {Values: []string{"team-b"}}}}
+		}, false},
+		{"basic_auth user", func(c *Config) { c.HTTPClientConfig.BasicAuth = &config.BasicAuth{Username: "team-b"} }, false},
+		{"basic_auth password only", func(c *Config) {
+			c.HTTPClientConfig.BasicAuth = &config.BasicAuth{Password: "rotated"}
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base()
