@@ -115,6 +115,7 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer closeCollectors(nodeC, logger)
 	reg.MustRegister(nodeC, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := agent.NewMetrics(reg)
 
@@ -158,6 +159,17 @@ func runE(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return loop.Run(ctx)
 	}
 	return withEndpoint(ctx, f.web, metricsHandler(shared), logger, loop.Run)
+}
+
+// closeCollectors ends the collectors' runner on the way out, waiting a
+// moment for a collector still running (the loop's own stop is bounded
+// the same way) and logging one that holds it.
+func closeCollectors(c *node.Collector, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := c.Close(ctx); err != nil {
+		logger.Warn("stopping without waiting for a collector", "err", err)
+	}
 }
 
 // versionText is prometheus/common/version's, with the version of the

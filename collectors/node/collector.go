@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +53,11 @@ type Collector struct {
 	stall   time.Duration
 	logger  *slog.Logger
 	units   []*unit
+
+	home     chan *pass    // the home runner's passes (see homeRunner)
+	homeDone chan struct{} // closed when the home runner has returned
+	start    sync.Once     // starts the home runner at the first gather
+	stop     sync.Once
 }
 
 // unit is one node_exporter collector and its run state.
@@ -89,7 +95,8 @@ func New(logger *slog.Logger, timeout time.Duration, intervals map[string]time.D
 }
 
 func newCollector(logger *slog.Logger, timeout time.Duration, intervals map[string]time.Duration, updaters map[string]Updater) *Collector {
-	c := &Collector{timeout: timeout, stall: stallAfter(timeout), logger: logger}
+	c := &Collector{timeout: timeout, stall: stallAfter(timeout), logger: logger,
+		home: make(chan *pass), homeDone: make(chan struct{})}
 	for name, u := range updaters {
 		c.units = append(c.units, &unit{
 			name: name, updater: u, interval: intervals[name],
@@ -145,6 +152,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Close ends the home runner and waits for it until ctx ends: it returns
+// when the collector it is in (one that hung, at worst) returns. Collect
+// must not be called after Close.
+func (c *Collector) Close(ctx context.Context) error {
+	c.start.Do(func() { close(c.homeDone) }) // never started: nothing to wait for
+	c.stop.Do(func() { close(c.home) })
+	select {
+	case <-c.homeDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("node_exporter collectors: a collector still runs: %w", ctx.Err())
+	}
+}
+
 // errTimeout marks a run that missed its deadline.
 var errTimeout = errors.New("missed its deadline")
 
@@ -187,7 +208,9 @@ func (c *Collector) gather() []unitOutcome {
 	}
 	if len(due) > 0 {
 		p := newPass(c.units, due, start)
-		p.wait(deadline, c.stall)
+		handed := false
+		c.start.Do(func() { handed = true; go homeRunner(p, c.home, c.homeDone) })
+		p.wait(deadline, c.stall, c.home, handed)
 		p.finish(outs, c.timeout)
 	}
 	return outs

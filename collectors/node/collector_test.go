@@ -1,9 +1,12 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -68,11 +71,71 @@ func gather(t *testing.T, c *Collector) map[string]outcome {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// testCollector is newCollector, closed when the test ends: inside a
+// synctest bubble its home runner must be gone by then.
+func testCollector(t *testing.T, timeout time.Duration, intervals map[string]time.Duration, updaters map[string]Updater) *Collector {
+	t.Helper()
+	c := newCollector(quiet(), timeout, intervals, updaters)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+// goroutineUpdater records the goroutine each Update runs on.
+type goroutineUpdater struct{ ids []string }
+
+func (g *goroutineUpdater) Update(chan<- prometheus.Metric) error {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	g.ids = append(g.ids, id)
+	return nil
+}
+
+// The collectors run on one goroutine that lives across gathers, so the
+// stack they grew is kept rather than grown again on a fresh goroutine
+// every gather; one still held by a hung collector is not waited for.
+func TestGathersShareTheHomeRunner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &goroutineUpdater{}
+		c := testCollector(t, time.Second, nil, map[string]Updater{"g": g})
+		for range 3 {
+			gather(t, c)
+			synctest.Wait() // the home runner is back waiting for a pass
+		}
+		if len(g.ids) != 3 || g.ids[0] != g.ids[1] || g.ids[1] != g.ids[2] {
+			t.Fatalf("Update ran on goroutines %v, want the same one for every gather", g.ids)
+		}
+	})
+}
+
+func TestCloseWaitsForTheHomeRunner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hang := &fakeUpdater{block: make(chan struct{})}
+		c := newCollector(quiet(), time.Second, nil, map[string]Updater{"hang": hang})
+		gather(t, c)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.Close(ctx); err == nil {
+			t.Fatal("Close returned nil while a collector still ran on the home runner")
+		}
+		close(hang.block)
+		if err := c.Close(context.Background()); err != nil {
+			t.Fatalf("Close after the collector returned: %v", err)
+		}
+	})
+}
+
 func TestHangingCollectorMissesDeadlineOthersArePushed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hang := &fakeUpdater{block: make(chan struct{})}
 		fast := &fakeUpdater{}
-		c := newCollector(quiet(), 2*time.Second, nil, map[string]Updater{"hang": hang, "fast": fast})
+		c := testCollector(t, 2*time.Second, nil, map[string]Updater{"hang": hang, "fast": fast})
 
 		start := time.Now()
 		got := gather(t, c)
@@ -107,7 +170,7 @@ func TestHangingCollectorMissesDeadlineOthersArePushed(t *testing.T) {
 
 func TestFailingCollectorReportsZero(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := newCollector(quiet(), time.Second, nil, map[string]Updater{
+		c := testCollector(t, time.Second, nil, map[string]Updater{
 			"bad": &fakeUpdater{err: errors.New("boom")}, "fast": &fakeUpdater{},
 		})
 		got := gather(t, c)
@@ -120,7 +183,7 @@ func TestFailingCollectorReportsZero(t *testing.T) {
 func TestIntervalReusesLastValues(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fast := &fakeUpdater{}
-		c := newCollector(quiet(), time.Second, map[string]time.Duration{"fast": 30 * time.Second}, map[string]Updater{"fast": fast})
+		c := testCollector(t, time.Second, map[string]time.Duration{"fast": 30 * time.Second}, map[string]Updater{"fast": fast})
 		var seen []float64
 		for range 7 { // ticks at 0, 5, ..., 30 s
 			got := gather(t, c)
@@ -149,7 +212,7 @@ func TestBlockingCollectorFirstDoesNotHoldBackTheRest(t *testing.T) {
 		block := &fakeUpdater{block: make(chan struct{})}
 		fast := &fakeUpdater{}
 		// "a_block" sorts before "fast", so it runs first.
-		c := newCollector(quiet(), 2*time.Second, nil, map[string]Updater{"a_block": block, "fast": fast})
+		c := testCollector(t, 2*time.Second, nil, map[string]Updater{"a_block": block, "fast": fast})
 		got := gather(t, c)
 		if got["a_block"].success != 0 || got["fast"].success != 1 || len(got["fast"].values) != 1 {
 			t.Fatalf("got %+v; want a_block failed, fast pushed", got)
@@ -165,7 +228,7 @@ func TestCollectorNotStartedByTheDeadlineIsFailedAndRunsNextTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		block := &fakeUpdater{block: make(chan struct{})}
 		later := &fakeUpdater{}
-		c := newCollector(quiet(), 10*time.Millisecond, nil, map[string]Updater{"a_block": block, "later": later})
+		c := testCollector(t, 10*time.Millisecond, nil, map[string]Updater{"a_block": block, "later": later})
 		c.stall = time.Hour // no second runner before the deadline
 		got := gather(t, c)
 		if got["a_block"].success != 0 || got["later"].success != 0 || later.calls.Load() != 0 {

@@ -39,9 +39,17 @@ func newPass(units []*unit, due []int, start time.Time) *pass {
 	return &pass{units: units, due: due, start: start, done: make(chan struct{}), results: make([]runResult, len(due))}
 }
 
-// wait runs the collectors until all finished or the deadline passed.
-func (p *pass) wait(deadline time.Time, stall time.Duration) {
-	go p.runner()
+// wait runs the collectors until all finished or the deadline passed. The
+// first runner is the Collector's home runner when it is idle (or was just
+// started with p), else a new one; later ones, started on a stall, are new.
+func (p *pass) wait(deadline time.Time, stall time.Duration, home chan<- *pass, handed bool) {
+	if !handed {
+		select {
+		case home <- p:
+		default: // still in a collector that outlived an earlier gather
+			go p.runner()
+		}
+	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	tick := time.NewTicker(stall)
@@ -65,12 +73,32 @@ func (p *pass) wait(deadline time.Time, stall time.Duration) {
 	}
 }
 
-// runner runs due collectors one after another until none is left or the
-// gather is over. A run that outlives the gather still clears its unit's
-// in-flight flag (and refreshes its cache) when it returns.
+// runner runs due collectors one after another on a drain of its own.
 func (p *pass) runner() {
 	d := newDrain()
 	defer d.close()
+	p.run(d)
+}
+
+// homeRunner is the Collector's long-lived runner: it takes passes until
+// passes is closed. A goroutine that lives across gathers keeps the stack
+// its collectors grew (netlink's arp and tcpstat go deep), where a fresh
+// one each gather starts small and copies its stack several times over
+// (0.5-0.7 ms of a 9 ms cycle in a profile of a running hostpush).
+func homeRunner(first *pass, passes <-chan *pass, done chan<- struct{}) {
+	defer close(done)
+	d := newDrain()
+	defer d.close()
+	first.run(d)
+	for p := range passes {
+		p.run(d)
+	}
+}
+
+// run runs due collectors one after another until none is left or the
+// gather is over. A run that outlives the gather still clears its unit's
+// in-flight flag (and refreshes its cache) when it returns.
+func (p *pass) run(d *drain) {
 	for {
 		p.mu.Lock()
 		if p.closed || p.next >= len(p.due) {
