@@ -214,13 +214,7 @@ func freeAddr(t *testing.T) string {
 // instance labels, parsed from the gateway's own /metrics.
 func gatewayGroup(t *testing.T, addr, job, instance string) map[string]int {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := procs.Scrape(t.Context(), "http://"+addr+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/hostpush/hostpush/internal/procs"
@@ -198,13 +195,7 @@ type serverView struct {
 
 // serverSide reads the server's /metrics.
 func serverSide(base string) (*serverView, error) {
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
+	fams, err := procs.Scrape(context.Background(), base+"/metrics")
 	if err != nil {
 		return nil, fmt.Errorf("reading the server's metrics: %w", err)
 	}

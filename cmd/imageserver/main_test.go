@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/davidbyttow/govips/v2/vips"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/version"
 
 	"github.com/hostpush/hostpush/imageserver/pipeline"
@@ -203,13 +201,7 @@ func TestServeNotifyShutdown(t *testing.T) {
 // labels, and --version says the same.
 func checkBuildInfo(t *testing.T, url string) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := procs.Scrape(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

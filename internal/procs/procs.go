@@ -9,6 +9,7 @@
 package procs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,10 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Proc is one running child process. Stop ends it; Done is closed once it
@@ -124,6 +129,32 @@ func Answers(ctx context.Context, client *http.Client, url string) error {
 		return fmt.Errorf("GET %s: status %s", url, resp.Status)
 	}
 	return nil
+}
+
+// Scrape GETs url and parses the text exposition it answers: what a test
+// or a tool reads from a real server's /metrics. A status other than 200
+// is an error with the start of the body.
+func Scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("GET %s: %s: %s", url, resp.Status, bytes.TrimSpace(b))
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: parsing the exposition: %w", url, err)
+	}
+	return fams, nil
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment

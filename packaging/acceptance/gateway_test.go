@@ -3,16 +3,16 @@
 package acceptance
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+
+	"github.com/hostpush/hostpush/internal/procs"
 )
 
 // gateway is the release's own prometheus-pushgateway, installed in the
@@ -65,17 +65,7 @@ func startGateway(t *testing.T, c *container) *gateway {
 
 // families returns what the gateway exposes on /metrics.
 func (g *gateway) families() (map[string]*dto.MetricFamily, error) {
-	resp, err := http.Get(g.url + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("GET /metrics: %s: %s", resp.Status, b)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(resp.Body)
+	return procs.Scrape(context.Background(), g.url+"/metrics")
 }
 
 // samples returns the samples of one family whose labels include all of

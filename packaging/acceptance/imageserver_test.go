@@ -18,8 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/hostpush/hostpush/internal/procs"
 )
 
 const (
@@ -165,15 +164,9 @@ func fetchPhoto(t *testing.T) {
 // on the server's /metrics.
 func imageserverVersion(t *testing.T) string {
 	t.Helper()
-	resp, err := http.Get("http://" + isListen + "/metrics")
+	fams, err := procs.Scrape(t.Context(), "http://"+isListen+"/metrics")
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing /metrics: %v", err)
 	}
 	mf := fams["imageserver_build_info"]
 	if mf == nil || len(mf.GetMetric()) != 1 {
