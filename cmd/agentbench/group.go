@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"sort"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+
+	"github.com/hostpush/hostpush/internal/procs"
 )
 
 // group summarises what one Pushgateway holds for job="host-stats": the
@@ -33,32 +31,15 @@ var gatewayAddedFamilies = map[string]bool{"push_time_seconds": true, "push_fail
 
 // fetchGroup reads the gateway's /metrics and summarises the group of job.
 func fetchGroup(ctx context.Context, gatewayURL, job string) (group, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, gatewayURL+"/metrics", nil)
+	fams, err := procs.Scrape(ctx, gatewayURL+"/metrics")
 	if err != nil {
-		return group{}, err
+		return group{}, fmt.Errorf("reading the group: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return group{}, fmt.Errorf("reading the group from %s: %w", gatewayURL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return group{}, fmt.Errorf("reading the group from %s: status %s", gatewayURL, resp.Status)
-	}
-	g, err := parseGroup(resp.Body, job)
-	if err != nil {
-		return group{}, fmt.Errorf("reading the group from %s: %w", gatewayURL, err)
-	}
-	return g, nil
+	return summarise(fams, job), nil
 }
 
-// parseGroup summarises the families of job in a text exposition.
-func parseGroup(r io.Reader, job string) (group, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(r)
-	if err != nil {
-		return group{}, fmt.Errorf("parsing the exposition: %w", err)
-	}
+// summarise sums up the families of job as a group.
+func summarise(fams map[string]*dto.MetricFamily, job string) group {
 	g := group{Families: map[string]bool{}}
 	for name, f := range fams {
 		if name == "push_time_seconds" {
@@ -98,7 +79,7 @@ func parseGroup(r io.Reader, job string) (group, error) {
 	}
 	sort.Strings(g.Collectors)
 	sort.Strings(g.Failed)
-	return g, nil
+	return g
 }
 
 // seriesOf counts the series one metric stands for in Prometheus: a

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/hostpush/hostpush/internal/procs"
 )
 
 // observation is what one scrape of /metrics or one read of the pushed
@@ -55,18 +56,6 @@ func labelOf(m *dto.Metric, name string) string {
 func parseText(r io.Reader) (map[string]*dto.MetricFamily, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	return p.TextToMetricFamilies(r)
-}
-
-func get(url string) (map[string]*dto.MetricFamily, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return parseText(resp.Body)
 }
 
 // TestScrapesShareGathers scrapes /metrics 150 times, from three clients at
@@ -109,7 +98,7 @@ func TestScrapesShareGathers(t *testing.T) {
 	for c := range 3 {
 		wg.Go(func() {
 			for i := range 50 {
-				fams, err := get("http://" + web + "/metrics")
+				fams, err := procs.Scrape(t.Context(), "http://"+web+"/metrics")
 				record(observe(fmt.Sprintf("scrape %d of client %d", i+1, c+1), fams, ""), err)
 				time.Sleep(time.Duration(7+13*c) * time.Millisecond)
 			}
@@ -118,7 +107,7 @@ func TestScrapesShareGathers(t *testing.T) {
 	var pushed sync.WaitGroup
 	pushed.Go(func() {
 		for i := 0; ; i++ {
-			fams, err := get("http://" + gw + "/metrics")
+			fams, err := procs.Scrape(t.Context(), "http://"+gw+"/metrics")
 			record(observe(fmt.Sprintf("pushed group, read %d", i+1), fams, host), err)
 			select {
 			case <-stop:
