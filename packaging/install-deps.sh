@@ -8,10 +8,11 @@ set -eu
 
 want="prometheus-pushgateway prometheus"
 # gcc: bin/imageserver is built with cgo, and no package below pulls a C
-# compiler in (a fresh Debian 12 has none).
+# compiler in (a fresh Debian 12 has none). iproute2: the native netclass
+# collector's test makes veth pairs in a network namespace of its own.
 case "${1:-test}" in
 run) want="$want libvips-dev pkg-config gcc" ;;
-test) want="$want libvips-dev pkg-config gcc victoria-metrics lintian systemd" ;;
+test) want="$want libvips-dev pkg-config gcc victoria-metrics lintian systemd iproute2" ;;
 acceptance) want="$want libvips-dev pkg-config gcc lintian systemd systemd-container debootstrap dpkg-dev" ;; # dpkg-dev: dpkg-shlibdeps for the imageserver .deb
 bench) want="$want curl" ;; # make bench-agent: the replaced push script uses curl
 *) echo "install-deps.sh: unknown profile '$1' (allowed: run, test, acceptance, bench)" >&2; exit 2 ;;

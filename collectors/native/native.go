@@ -23,11 +23,30 @@ type Collector interface {
 type Config struct {
 	// ProcPath is node_exporter's --path.procfs.
 	ProcPath string
+	// SysPath is node_exporter's --path.sysfs (netclass).
+	SysPath string
+	// NetClass holds node_exporter's --collector.netclass.* flags.
+	NetClass NetClassFlags
 	// MaxOpenFiles caps the file descriptors a collector keeps open
 	// between gathers; 0 means half of RLIMIT_NOFILE's soft limit.
 	// Beyond it files are opened, read and closed on every gather.
 	MaxOpenFiles int
 }
+
+// NetClassFlags are node_exporter's flags of the netclass collector.
+type NetClassFlags struct {
+	IgnoredDevices     string // --collector.netclass.ignored-devices, a regexp; "" ignores none
+	IgnoreInvalidSpeed bool   // --collector.netclass.ignore-invalid-speed
+	Netlink            bool   // --collector.netclass.netlink
+}
+
+// ErrNoData is what a native collector returns where node_exporter's
+// returns its collector.ErrNoData: nothing to report, logged at debug.
+var ErrNoData = errors.New("collector returned no data")
+
+// ErrNotNative: the node_exporter flags ask a native collector for a mode
+// it does not implement; node_exporter's own collector is to run instead.
+var ErrNotNative = errors.New("mode not implemented natively")
 
 // Validate reports what is wrong with c.
 func (c Config) Validate() error {
@@ -56,6 +75,7 @@ func (c Config) maxOpenFiles() int {
 // registry lists the native collectors by the node_exporter name each
 // replaces.
 var registry = map[string]func(Config, *slog.Logger) (Collector, error){
+	"netclass":  func(c Config, l *slog.Logger) (Collector, error) { return NewNetClass(c, l) },
 	"processes": func(c Config, l *slog.Logger) (Collector, error) { return NewProcesses(c, l) },
 }
 

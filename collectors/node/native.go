@@ -1,10 +1,13 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/node_exporter/collector"
 
 	"github.com/hostpush/hostpush/collectors/native"
 )
@@ -28,22 +31,48 @@ func defineNativeFlags(app *kingpin.Application) map[string]*bool {
 }
 
 // substituteNative replaces each enabled node_exporter collector that has
-// a native implementation whose flag is on. It reads --path.procfs from
-// the parsed command line (node_exporter keeps its value unexported).
+// a native implementation whose flag is on, unless node_exporter's flags
+// ask that collector for a mode the native one does not implement. It
+// reads node_exporter's flags from the parsed command line (node_exporter
+// keeps their values unexported).
 func substituteNative(logger *slog.Logger, updaters map[string]Updater) error {
-	cfg := native.Config{ProcPath: flagString("path.procfs")}
+	cfg := native.Config{
+		ProcPath: flagString("path.procfs"),
+		SysPath:  flagString("path.sysfs"),
+		NetClass: native.NetClassFlags{
+			IgnoredDevices:     flagString("collector.netclass.ignored-devices"),
+			IgnoreInvalidSpeed: flagString("collector.netclass.ignore-invalid-speed") == "true",
+			Netlink:            flagString("collector.netclass.netlink") == "true",
+		},
+	}
 	for name, on := range nativeFlags {
 		if _, enabled := updaters[name]; !enabled || !*on {
 			continue
 		}
 		c, err := native.New(name, cfg, logger.With("collector", name))
+		if errors.Is(err, native.ErrNotNative) {
+			logger.Debug("node_exporter's collector kept", "collector", name, "reason", err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("building hostpush's own %s collector: %w", name, err)
 		}
-		updaters[name] = c
+		updaters[name] = noData{c}
 		logger.Debug("collector replaced by hostpush's own", "collector", name, "flag", "--collector."+name+".native")
 	}
 	return nil
+}
+
+// noData reports a native collector's ErrNoData as node_exporter's, which
+// the runner logs at debug level.
+type noData struct{ native.Collector }
+
+func (n noData) Update(ch chan<- prometheus.Metric) error {
+	err := n.Collector.Update(ch)
+	if errors.Is(err, native.ErrNoData) {
+		return collector.ErrNoData
+	}
+	return err
 }
 
 func flagString(name string) string {
