@@ -212,6 +212,7 @@ func (env *benchEnv) header(w io.Writer, c *Config) {
 		env.hpVersion, c.Hostpush, env.neVersion, c.NodeExporter, strings.Join(extraCollectors, ", "))
 	fmt.Fprintf(w, "binary sizes (file-backed RSS is most of each binary here): hostpush %.1f MiB, node_exporter %.1f MiB\n",
 		fileMiB(c.Hostpush), fileMiB(c.NodeExporter))
+	fmt.Fprintf(w, "hostpush runs with scrape: [] (its default scrapes the image server, which the bench does not run and node_exporter's side has no counterpart of)\n")
 	fmt.Fprintf(w, "cycle period %s on both sides (hostpush --push.interval; a fresh `bash push.sh` per cycle for the script), sides run concurrently, script fired half a period after hostpush's push\n", c.Period)
 	fmt.Fprintf(w, "%d rounds; in each, every size: %d warmup + %d measured cycles per side; during them the collector floor in a process of its own (%d rounds, one per period, of every collector alone, one after another, GOMAXPROCS=1; with its process's other CPU, \"runtime\", mostly collecting the collectors' garbage)\n",
 		c.Rounds, c.Warmup, c.Cycles, c.FloorIters)

@@ -157,11 +157,14 @@ func TestParseFloor(t *testing.T) {
 	}
 }
 
-func TestIntervalsYAML(t *testing.T) {
-	got := intervalsYAML(map[string]time.Duration{"processes": 3 * time.Second, "filesystem": 6 * time.Second})
+func TestHostpushYAML(t *testing.T) {
+	got := hostpushYAML(map[string]time.Duration{"processes": 3 * time.Second, "filesystem": 6 * time.Second})
 	want := "collectors:\n  intervals:\n    filesystem: 6s\n    processes: 3s\n"
-	if !strings.HasSuffix(got, want) {
-		t.Errorf("got\n%s\nwant it to end with\n%s", got, want)
+	if !strings.HasSuffix(got, want) || !strings.Contains(got, "\nscrape: []\n") {
+		t.Errorf("got\n%s\nwant scrape: [] and to end with\n%s", got, want)
+	}
+	if got := hostpushYAML(nil); strings.Contains(got, "collectors:") || !strings.Contains(got, "scrape: []") {
+		t.Errorf("without intervals got\n%s", got)
 	}
 }
 
