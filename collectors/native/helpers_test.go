@@ -204,9 +204,18 @@ func or(s, def string) string {
 // their output or their failing differ.
 func sameAsNodeExporter(t *testing.T, native *Processes, dir string) string {
 	t.Helper()
-	want, werr := gatherText(t, nodeExporterProcesses(t, dir))
-	got, err := gatherText(t, native)
-	if (werr == nil) != (err == nil) {
+	return sameOutput(t, nodeExporterProcesses(t, dir), native)
+}
+
+// sameOutput runs node_exporter's collector ne, then u, and fails the
+// test when their output differs, when one fails and the other does not,
+// when only one returns no data, or when u's error spans lines. It
+// returns u's output.
+func sameOutput(t *testing.T, ne, u updater) string {
+	t.Helper()
+	want, werr := gatherText(t, ne)
+	got, err := gatherText(t, noDataOf(u))
+	if (werr == nil) != (err == nil) || (werr != nil && collector.IsNoDataError(werr) != collector.IsNoDataError(err)) {
 		t.Fatalf("node_exporter's error %v, hostpush's %v", werr, err)
 	}
 	if got != want {

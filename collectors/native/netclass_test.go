@@ -99,18 +99,7 @@ func sameNetClass(t *testing.T, c *NetClass, sysPath string, nf NetClassFlags) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, werr := gatherText(t, ne)
-	got, err := gatherText(t, noDataOf(c))
-	if (werr == nil) != (err == nil) || (werr != nil && collector.IsNoDataError(werr) != collector.IsNoDataError(err)) {
-		t.Fatalf("node_exporter's error %v, hostpush's %v", werr, err)
-	}
-	if got != want {
-		t.Fatalf("output differs from node_exporter's\nnode_exporter:\n%s\nhostpush:\n%s", want, got)
-	}
-	if err != nil && strings.Contains(err.Error(), "\n") {
-		t.Fatalf("error spans lines: %q", err)
-	}
-	return got
+	return sameOutput(t, ne, c)
 }
 
 // noDataOf maps ErrNoData as collectors/node does.
