@@ -89,31 +89,50 @@ var netAttrs = [...]struct {
 }
 
 // Indexes in netAttrs of the values Update treats apart.
-const (
-	attrAddress   = 1
-	attrBroadcast = 2
-	attrDuplex    = 9
-	attrFlags     = 10
-	attrIfAlias   = 11
-	attrOperState = 18
-	attrSpeed     = 19
+var (
+	attrAddress   = attrIndex("address")
+	attrBroadcast = attrIndex("broadcast")
+	attrDuplex    = attrIndex("duplex")
+	attrFlags     = attrIndex("flags")
+	attrIfAlias   = attrIndex("ifalias")
+	attrOperState = attrIndex("operstate")
+	attrSpeed     = attrIndex("speed")
 )
 
 // netFields are the numeric families in node_exporter's order: the name
-// after node_network_, the attribute it comes from, and whether it is a
-// counter. speed_bytes is sent apart.
+// after node_network_, the file it comes from, and whether it is a
+// counter. speed_bytes is scaled from megabits.
 var netFields = [...]struct {
-	name    string
-	attr    int
-	counter bool
+	name, file string
+	counter    bool
 }{
-	{"address_assign_type", 0, false}, {"carrier", 3, false},
-	{"carrier_changes_total", 4, true}, {"carrier_up_changes_total", 5, true},
-	{"carrier_down_changes_total", 6, true}, {"device_id", 7, false}, {"dormant", 8, false},
-	{"flags", attrFlags, false}, {"iface_id", 12, false}, {"iface_link", 13, false},
-	{"iface_link_mode", 14, false}, {"mtu_bytes", 15, false}, {"name_assign_type", 16, false},
-	{"net_dev_group", 17, false}, {"speed_bytes", attrSpeed, false},
-	{"transmit_queue_length", 20, false}, {"protocol_type", 21, false},
+	{"address_assign_type", "addr_assign_type", false}, {"carrier", "carrier", false},
+	{"carrier_changes_total", "carrier_changes", true}, {"carrier_up_changes_total", "carrier_up_count", true},
+	{"carrier_down_changes_total", "carrier_down_count", true}, {"device_id", "dev_id", false},
+	{"dormant", "dormant", false}, {"flags", "flags", false}, {"iface_id", "ifindex", false},
+	{"iface_link", "iflink", false}, {"iface_link_mode", "link_mode", false}, {"mtu_bytes", "mtu", false},
+	{"name_assign_type", "name_assign_type", false}, {"net_dev_group", "netdev_group", false},
+	{"speed_bytes", "speed", false}, {"transmit_queue_length", "tx_queue_len", false},
+	{"protocol_type", "type", false},
+}
+
+// netFieldAttrs are the netAttrs indexes of netFields.
+var netFieldAttrs = func() (idx [len(netFields)]int) {
+	for i, f := range netFields {
+		idx[i] = attrIndex(f.file)
+	}
+	return idx
+}()
+
+// attrIndex is the index of file in netAttrs; a name missing there is a
+// mistake in the tables above.
+func attrIndex(file string) int {
+	for i, a := range netAttrs {
+		if a.file == file {
+			return i
+		}
+	}
+	panic("native netclass: no attribute file " + file)
 }
 
 // errNetlink: node_exporter's --collector.netclass.netlink asks for a mode
@@ -214,12 +233,13 @@ func (c *NetClass) fail(err error) error {
 // read fills c.vals for the interface name.
 func (c *NetClass) read(name string) error {
 	dir := filepath.Join(c.path, name)
-	d := c.devs[name]
+	d := &netDev{} // not sysfs: listed and opened afresh every gather
 	if c.keep {
 		var st syscall.Stat_t
 		if err := syscall.Stat(dir, &st); err != nil {
 			return &fs.PathError{Op: "stat", Path: dir, Err: err}
 		}
+		d = c.devs[name]
 		if d != nil && d.ino != st.Ino {
 			c.closeDev(d)
 			d = nil
@@ -228,26 +248,23 @@ func (c *NetClass) read(name string) error {
 			d = &netDev{ino: st.Ino}
 			c.devs[name] = d
 		}
-	} else {
-		d = &netDev{}
 	}
 	d.seen = c.gen
-	for attempt := 0; ; attempt++ {
-		if d.files == nil {
-			if err := c.list(d, dir); err != nil {
-				return err
-			}
-		}
-		err := c.readFiles(d, dir)
-		if !errors.Is(err, syscall.ENODEV) || attempt > 0 || !c.keep {
-			if !c.keep {
-				c.closeDev(d)
-			}
+	if d.files == nil {
+		if err := c.list(d, dir); err != nil {
 			return err
 		}
-		// A kept file of an interface deleted since: list it afresh.
-		c.closeDev(d)
 	}
+	err := c.readFiles(d, dir)
+	if c.keep && errors.Is(err, syscall.ENODEV) {
+		// A kept file of an interface deleted since: list it afresh, once.
+		c.closeDev(d)
+		if err := c.list(d, dir); err != nil {
+			return err
+		}
+		err = c.readFiles(d, dir)
+	}
+	return err
 }
 
 // list records which of the used attribute files dir has.
@@ -279,21 +296,14 @@ func (c *NetClass) readFiles(d *netDev, dir string) error {
 		fd, kept := f.fd, f.fd >= 0
 		if !kept {
 			var err error
-			fd, err = syscall.Open(filepath.Join(dir, netAttrs[f.attr].file), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-			for err == syscall.EINTR {
-				fd, err = syscall.Open(filepath.Join(dir, netAttrs[f.attr].file), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-			}
-			if err != nil {
+			if fd, err = openRead(filepath.Join(dir, netAttrs[f.attr].file)); err != nil {
 				if ignorable(err) {
 					continue
 				}
 				return c.fileErr(dir, f.attr, err)
 			}
 		}
-		n, err := syscall.Pread(fd, c.buf, 0)
-		for err == syscall.EINTR {
-			n, err = syscall.Pread(fd, c.buf, 0)
-		}
+		n, err := pread0(fd, c.buf)
 		switch {
 		case kept:
 		case (err == nil || ignorable(err)) && c.keep && c.fds.take():
@@ -352,12 +362,13 @@ func (c *NetClass) send(ch chan<- prometheus.Metric, name string, v *[len(netAtt
 	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, name,
 		v[attrAddress].s, v[attrBroadcast].s, v[attrDuplex].s, v[attrOperState].s, admin, v[attrIfAlias].s)
 	for i, f := range netFields {
-		val := v[f.attr]
+		attr := netFieldAttrs[i]
+		val := v[attr]
 		if !val.set {
 			continue
 		}
 		n := val.n
-		if f.attr == attrSpeed {
+		if attr == attrSpeed {
 			// Some devices give -1 when the speed is unknown.
 			if n < 0 && c.invalidSpeed {
 				continue

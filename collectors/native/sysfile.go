@@ -37,10 +37,7 @@ func openAt(dir int, path []byte, flags int, buf *[]byte) (int, error) {
 func readAll(fd int, buf *[]byte) ([]byte, error) {
 	for {
 		b := *buf
-		n, err := syscall.Pread(fd, b, 0)
-		for err == syscall.EINTR {
-			n, err = syscall.Pread(fd, b, 0)
-		}
+		n, err := pread0(fd, b)
 		if err != nil {
 			return nil, err
 		}
@@ -48,6 +45,26 @@ func readAll(fd int, buf *[]byte) ([]byte, error) {
 			return b[:n], nil
 		}
 		*buf = make([]byte, 2*len(b))
+	}
+}
+
+// pread0 reads from offset 0 of fd into b, retrying on EINTR.
+func pread0(fd int, b []byte) (int, error) {
+	for {
+		n, err := syscall.Pread(fd, b, 0)
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
+}
+
+// openRead opens path read-only, retrying on EINTR.
+func openRead(path string) (int, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
 	}
 }
 
